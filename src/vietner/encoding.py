@@ -1,0 +1,127 @@
+"""Turn words into PhoBERT inputs: word-by-word subword alignment and windows under the 256-token limit.
+
+``PhobertTokenizer`` is a slow tokenizer with no ``word_ids()`` and no offset mapping, so alignment is done
+by tokenizing one word at a time (its BPE splits on whitespace, so this equals tokenizing the sentence).
+The first subword of a word carries the word's label; later subwords and the special tokens get -100.
+
+PhoBERT's position limit is 256 tokens including ``<s>`` and ``</s>``. Longer inputs are split into windows
+of whole words. For inference, windows overlap and each word is read from exactly one window, the one where
+it sits in the window's core, so an entity is neither cut nor duplicated at a window edge.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["IGNORE_INDEX", "Window", "WordPieces", "windows", "encode_window"]
+
+IGNORE_INDEX = -100
+logger = logging.getLogger(__name__)
+
+
+class WordPieces:
+    """Subword ids of words, tokenized one word at a time and cached (news text repeats its words)."""
+
+    def __init__(self, tokenizer, max_pieces_per_word: int = 32, cache_size: int = 200_000) -> None:
+        self.tokenizer = tokenizer
+        self.max_pieces_per_word = max_pieces_per_word
+        self.cache_size = cache_size
+        self._cache: dict[str, list[int]] = {}
+
+    def __call__(self, words: Sequence[str]) -> list[list[int]]:
+        """Return the subword ids of each word; an untokenizable word gets ``[unk]``."""
+        out = []
+        for word in words:
+            ids = self._cache.get(word)
+            if ids is None:
+                ids = self.tokenizer.convert_tokens_to_ids(self.tokenizer.tokenize(word)) or [self.tokenizer.unk_token_id]
+                if len(ids) > self.max_pieces_per_word:
+                    # Only the first subword carries the label, so dropping a very long word's tail (a URL)
+                    # loses no label and keeps windows from being eaten by one token.
+                    logger.warning("word %r has %d subwords; keeping the first %d", word[:40], len(ids), self.max_pieces_per_word)
+                    ids = ids[: self.max_pieces_per_word]
+                if len(self._cache) < self.cache_size:
+                    self._cache[word] = ids
+            out.append(ids)
+        return out
+
+
+@dataclass(frozen=True)
+class Window:
+    """Words ``[start, end)`` fed to the model together; predictions are read for words ``[core_start, core_end)``."""
+
+    start: int
+    end: int
+    core_start: int
+    core_end: int
+
+
+def windows(piece_counts: Sequence[int], max_pieces: int, overlap: int = 0) -> list[Window]:
+    """Split words with ``piece_counts`` subwords into windows of at most ``max_pieces`` subwords.
+
+    With ``overlap`` > 0 consecutive windows share about that many subwords of context and their cores
+    meet in the middle of the shared part; the cores partition all words. Every word is in some window.
+    """
+    if max_pieces < 1:
+        raise ValueError("max_pieces must be positive")
+    if any(count > max_pieces for count in piece_counts):
+        raise ValueError(f"a word has more than {max_pieces} subwords; cap words with WordPieces(max_pieces_per_word=...)")
+    n = len(piece_counts)
+    if n == 0:
+        return []
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        end, used = start, 0
+        while end < n and used + piece_counts[end] <= max_pieces:
+            used += piece_counts[end]
+            end += 1
+        spans.append((start, end))
+        if end == n:
+            break
+        # Step back from ``end`` by about ``overlap`` subwords of context, leaving room for word ``end`` so
+        # that every window reaches past the previous one.
+        next_start, shared = end, 0
+        while (
+            next_start - 1 > start
+            and shared + piece_counts[next_start - 1] <= overlap
+            and shared + piece_counts[next_start - 1] + piece_counts[end] <= max_pieces
+        ):
+            next_start -= 1
+            shared += piece_counts[next_start]
+        start = next_start
+    cores = [0] + [(next_start + end) // 2 for (_, end), (next_start, _) in zip(spans, spans[1:])] + [n]
+    return [Window(s, e, cores[i], cores[i + 1]) for i, (s, e) in enumerate(spans)]
+
+
+def encode_window(
+    pieces: Sequence[Sequence[int]],
+    window: Window,
+    bos_id: int,
+    eos_id: int,
+    labels: Sequence[int] | None = None,
+) -> dict[str, list[int]]:
+    """Encode the words of ``window`` as ``<s> subwords </s>``.
+
+    Returns ``input_ids``; ``labels`` (when given: the word's label on its first subword, -100 elsewhere and
+    outside the core); and ``word_starts``: the position of each core word's first subword, in order.
+    """
+    input_ids = [bos_id]
+    label_ids = [IGNORE_INDEX]
+    word_starts = []
+    for word in range(window.start, window.end):
+        in_core = window.core_start <= word < window.core_end
+        if in_core:
+            word_starts.append(len(input_ids))
+        input_ids.extend(pieces[word])
+        if labels is not None:
+            label_ids.append(labels[word] if in_core else IGNORE_INDEX)
+            label_ids.extend([IGNORE_INDEX] * (len(pieces[word]) - 1))
+    input_ids.append(eos_id)
+    label_ids.append(IGNORE_INDEX)
+    encoded = {"input_ids": input_ids, "word_starts": word_starts}
+    if labels is not None:
+        encoded["labels"] = label_ids
+    return encoded
