@@ -16,7 +16,7 @@ __all__ = ["Span", "normalize", "split_sentences", "tokenize", "tokens"]
 
 # Punctuation peeled off a syllable's edges. Inner punctuation stays ("7/9", "2,34", "Kum-Sil", "14:15").
 _LEADING = "\"'“‘«([{<*•–—-"
-_TRAILING = "\"'”’».,;:!?…)]}>*–—"
+_TRAILING = "\"'”’».,;:!?…)]}>*–—-"
 # Zero-width characters and other format controls count as whitespace: they carry no text.
 _SPACE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]+")
 _NON_SPACE = re.compile(r"[^\s\u200b\u200c\u200d\u2060\ufeff]+")
@@ -93,8 +93,24 @@ def _split_chunk(chunk: str, start: int) -> list[Span]:
                 dots = 1
         trailing.append(Span(chunk[tail - dots : tail], start + tail - dots, start + tail))
         tail -= dots
-    middle = [Span(chunk[head:tail], start + head, start + tail)] if tail > head else []
+    middle = _split_slashed_words(chunk[head:tail], start + head) if tail > head else []
     return leading + middle + trailing[::-1]
+
+
+def _split_slashed_words(chunk: str, start: int) -> list[Span]:
+    # "won/người", "khách/năm": a slash between words separates them ("100.000 won" is the amount);
+    # a slash with digits on either side is a date, a ratio or a document number and stays ("7/9").
+    parts = chunk.split("/")
+    if len(parts) < 2 or not all(part.isalpha() for part in parts):
+        return [Span(chunk, start, start + len(chunk))]
+    spans, offset = [], start
+    for i, part in enumerate(parts):
+        if i:
+            spans.append(Span("/", offset, offset + 1))
+            offset += 1
+        spans.append(Span(part, offset, offset + len(part)))
+        offset += len(part)
+    return spans
 
 
 def tokenize(text: str) -> list[Span]:
