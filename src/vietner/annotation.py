@@ -79,7 +79,7 @@ def parse_markup(markup: str, raw_text: str, stem: str, path: str = "<markup>") 
             cursor = match.end()
         plain_parts.append(line[cursor:])
         text = "".join(plain_parts)
-        if re.search(r"\[(PER|ORG|LOC|MONEY|DATE)\b", text) or re.search(r"\[[A-Z]+ ", line[cursor:]):
+        if re.search(r"\[[A-Z]+ ", _ENTITY.sub("", line)):
             raise MarkupError(f"{where}: malformed entity markup in {line!r}")
         if text not in raw_sentences:
             raise MarkupError(f"{where}: sentence is not a sentence of the raw article: {text[:80]!r}")

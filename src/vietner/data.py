@@ -1,4 +1,4 @@
-"""Command line for the corpus: ``python -m vietner.data draft|import|export ...``."""
+"""Command line for the corpus: ``python -m vietner.data draft|import|export|validate|splits|card ...``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from .annotation import MarkupError, draft_markup, parse_markup, read_raw, sentences_to_markup
+from .card import build_card
 from .corpus import CorpusFormatError, atomic_write_text, read_conll, write_conll
+from .validate import validate_corpus, validate_splits
 
 
 def _draft(args: argparse.Namespace) -> int:
@@ -29,6 +31,43 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    problems = validate_corpus(args.dir, args.raw)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.dir}", file=sys.stderr)
+        return 1
+    print(f"ok: {args.dir} is valid")
+    return 0
+
+
+def _splits(args: argparse.Namespace) -> int:
+    problems = validate_splits(args.splits, args.dir)
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    print(f"ok: {args.splits} covers every article and every type occurs in dev and test")
+    return 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    card = build_card(args.data)
+    out = Path(args.out) if args.out else Path(args.data) / "README.md"
+    if args.check:
+        current = out.read_text(encoding="utf-8") if out.is_file() else None
+        if current != card:
+            print(f"{out}: out of date; regenerate it with: python -m vietner.data card", file=sys.stderr)
+            return 1
+        print(f"ok: {out} is up to date")
+        return 0
+    # The card is a generated artifact: regenerating it is expected, so it is always overwritten.
+    atomic_write_text(out, card, overwrite=True)
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the corpus command line; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m vietner.data", description=__doc__)
@@ -47,10 +86,24 @@ def main(argv: list[str] | None = None) -> int:
     exp = commands.add_parser("export", help="print a CoNLL file as inline markup, for review")
     exp.add_argument("conll")
     exp.set_defaults(run=_export)
+    val = commands.add_parser("validate", help="check the gold corpus; prints every problem as file:line")
+    val.add_argument("dir", nargs="?", default="data/annotated", help="folder of .conll files (default: %(default)s)")
+    val.add_argument("--raw", default=None, help="folder of raw .txt articles (default: raw/ beside DIR)")
+    val.set_defaults(run=_validate)
+    spl = commands.add_parser("splits", help="check splits.json: every article in one split, every type in dev/test")
+    spl.add_argument("splits", nargs="?", default="data/splits.json", help="default: %(default)s")
+    spl.add_argument("--dir", default="data/annotated", help="folder of .conll files (default: %(default)s)")
+    spl.set_defaults(run=_splits)
+    card = commands.add_parser("card", help="(re)generate the data card; overwrites the previous one")
+    card.add_argument("--data", default="data", help="folder with annotated/ and splits.json (default: %(default)s)")
+    card.add_argument("--out", default=None, help="where to write it (default: DATA/README.md)")
+    card.add_argument("--check", action="store_true", help="write nothing; fail if the card is out of date")
+    card.set_defaults(run=_card)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (MarkupError, CorpusFormatError, FileExistsError, FileNotFoundError) as error:
+    # Bad input is reported in one line, never as a traceback (OSError covers missing and unreadable files).
+    except (MarkupError, CorpusFormatError, OSError, UnicodeDecodeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

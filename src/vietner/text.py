@@ -65,11 +65,9 @@ def split_sentences(text: str) -> list[Span]:
         start = 0
         for end in _sentence_ends(line) + [len(line)]:
             piece = line[start:end]
-            stripped = _SPACE.sub(" ", piece).strip()
-            if stripped:
-                lead = len(piece) - len(piece.lstrip(" \t\n\r\f\v\u00a0\u200b\u200c\u200d\u2060\ufeff"))
-                trail = len(piece.rstrip(" \t\n\r\f\v\u00a0\u200b\u200c\u200d\u2060\ufeff"))
-                s, e = offset + start + lead, offset + start + trail
+            words = list(_NON_SPACE.finditer(piece))
+            if words:
+                s, e = offset + start + words[0].start(), offset + start + words[-1].end()
                 sentences.append(Span(text[s:e], s, e))
             start = end
         offset += len(line)
