@@ -1,0 +1,299 @@
+"""Training configuration: YAML files loaded into typed dataclasses, with ``--set a.b=value`` overrides.
+
+Every setting has a default here; a YAML file under ``configs/`` lists the ones it changes. A key that does
+not exist, or a value of the wrong type, is a :class:`ConfigError` whose message is one line naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "ScratchConfig",
+    "ModelConfig",
+    "DataConfig",
+    "TrainConfig",
+    "Config",
+    "load_config",
+    "parse_override",
+    "apply_overrides",
+    "config_to_dict",
+    "config_to_yaml",
+]
+
+HEADS = ("softmax", "crf")
+PRECISIONS = ("no", "fp16", "bf16")
+SELECTION_MODES = ("strict", "default", "last")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message is one line naming the offending key."""
+
+
+@dataclass
+class ScratchConfig:
+    """Size of the randomly initialized PhoBERT-architecture model built when ``model.name_or_path`` is null."""
+
+    hidden_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 2
+    intermediate_size: int = 256
+    # Target size of the BPE vocabulary learned from the training split (merges stop earlier on a small corpus).
+    bpe_vocab_size: int = 4000
+    bpe_min_frequency: int = 2
+
+
+@dataclass
+class ModelConfig:
+    """Which model to fine-tune and its classification head."""
+
+    # A hub id ("vinai/phobert-base") or a local directory; null builds the scratch model (configs/tiny.yaml).
+    name_or_path: str | None = "vinai/phobert-base"
+    head: str = "softmax"
+    # Dropout before the classifier; null keeps the checkpoint's own setting.
+    classifier_dropout: float | None = None
+    scratch: ScratchConfig = field(default_factory=ScratchConfig)
+
+
+@dataclass
+class DataConfig:
+    """Where the sentences come from and how they become model inputs."""
+
+    dir: str = "data/annotated"
+    splits: str = "data/splits.json"
+    # Your own CoNLL files instead of the project corpus: all three set, or none.
+    train_file: str | None = None
+    dev_file: str | None = None
+    test_file: str | None = None
+    scheme: str = "IOB2"
+    segmenter: str = "underthesea"
+    # PhoBERT's position limit, <s> and </s> included; longer sentences are split into windows.
+    max_length: int = 256
+    # Subwords of context shared by consecutive windows when scoring and predicting (training windows do not overlap).
+    window_overlap: int = 64
+    max_pieces_per_word: int = 32
+
+
+@dataclass
+class TrainConfig:
+    """The optimization loop."""
+
+    seed: int = 42
+    epochs: int = 20
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    gradient_accumulation_steps: int = 1
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    mixed_precision: str = "no"
+    # Batches are drawn from groups of similar length, which cuts padding; false shuffles freely.
+    group_by_length: bool = True
+    # Stop after this many epochs without a better dev F1; 0 never stops early.
+    patience: int = 5
+    # Which epoch's model is kept: best dev F1 in seqeval's strict or default mode, or simply the last one.
+    select_on: str = "strict"
+    # Also score the training split at the end (cheap for small data; shows whether the model fits it).
+    score_train_split: bool = False
+    # Stop after this many optimizer steps in total (smoke tests); null trains all epochs.
+    max_steps: int | None = None
+    num_workers: int = 0
+
+
+@dataclass
+class Config:
+    """A whole training run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    # Default: outputs/<config file name without .yaml>.
+    output_dir: str | None = None
+    # The config file's stem, filled in by load_config.
+    name: str = "config"
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _is_dataclass_type(kind: Any) -> bool:
+    return isinstance(kind, type) and dataclasses.is_dataclass(kind)
+
+
+def _convert(value: Any, kind: Any, key: str) -> Any:
+    """Return ``value`` converted to ``kind`` (str, int, float, bool, or one of them | None)."""
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "~")):
+            return None
+        kind = next(arg for arg in args if arg is not type(None))
+    if value is None:
+        raise ConfigError(f"config key {key!r} cannot be null")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.strip().lower() in ("true", "yes", "on", "1")
+        raise ConfigError(f"config key {key!r} must be true or false, not {value!r}")
+    if kind is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ConfigError(f"config key {key!r} must be an integer, not {value!r}")
+        try:
+            return int(value) if not isinstance(value, str) else int(value.strip())
+        except ValueError:
+            raise ConfigError(f"config key {key!r} must be an integer, not {value!r}") from None
+    if kind is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"config key {key!r} must be a number, not {value!r}")
+        try:
+            # float() also reads "3e-5", which YAML 1.1 leaves as a string.
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"config key {key!r} must be a number, not {value!r}") from None
+    if kind is str:
+        if isinstance(value, bool):
+            # YAML reads unquoted no/yes/off/on as booleans.
+            raise ConfigError(f"config key {key!r} must be a string, not {value!r}; quote it in YAML, e.g. \"no\"")
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"config key {key!r} must be a string, not {value!r}")
+        return str(value)
+    raise ConfigError(f"config key {key!r} has an unsupported type {kind!r}")
+
+
+def _build(cls: type, values: Any, prefix: str) -> Any:
+    """Return a ``cls`` instance from the mapping ``values``, checking every key and converting every value."""
+    where = prefix.rstrip(".") or "the config"
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be a mapping of keys to values, not {values!r}")
+    types_ = _field_types(cls)
+    kwargs = {}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if key not in types_ or key == "name":
+            known = ", ".join(name for name in types_ if name != "name")
+            raise ConfigError(f"unknown config key {full!r} (keys of {where}: {known})")
+        kind = types_[key]
+        kwargs[key] = _build(kind, value, f"{full}.") if _is_dataclass_type(kind) else _convert(value, kind, full)
+    return cls(**kwargs)
+
+
+def _check(config: Config) -> None:
+    """Raise ``ConfigError`` for values outside their allowed set or range."""
+    choices = {
+        "model.head": (config.model.head, HEADS),
+        "train.mixed_precision": (config.train.mixed_precision, PRECISIONS),
+        "train.select_on": (config.train.select_on, SELECTION_MODES),
+        "data.scheme": (config.data.scheme.upper(), ("IOB1", "IOB2")),
+    }
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ConfigError(f"config key {key!r} must be one of {', '.join(allowed)}, not {value!r}")
+    positive = {
+        "train.epochs": config.train.epochs,
+        "train.batch_size": config.train.batch_size,
+        "train.eval_batch_size": config.train.eval_batch_size,
+        "train.gradient_accumulation_steps": config.train.gradient_accumulation_steps,
+        "data.max_pieces_per_word": config.data.max_pieces_per_word,
+        "model.scratch.hidden_size": config.model.scratch.hidden_size,
+        "model.scratch.num_hidden_layers": config.model.scratch.num_hidden_layers,
+        "model.scratch.num_attention_heads": config.model.scratch.num_attention_heads,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"config key {key!r} must be at least 1, not {value}")
+    if not 3 <= config.data.max_length <= 4096:
+        raise ConfigError(f"config key 'data.max_length' must be between 3 and 4096, not {config.data.max_length}")
+    if config.data.max_pieces_per_word > config.data.max_length - 2:
+        raise ConfigError("config key 'data.max_pieces_per_word' must be at most data.max_length - 2")
+    if not 0 <= config.data.window_overlap < config.data.max_length - 2:
+        raise ConfigError("config key 'data.window_overlap' must be at least 0 and below data.max_length - 2")
+    if not 0 <= config.train.warmup_ratio <= 1:
+        raise ConfigError(f"config key 'train.warmup_ratio' must be between 0 and 1, not {config.train.warmup_ratio}")
+    if config.train.lr <= 0:
+        raise ConfigError(f"config key 'train.lr' must be positive, not {config.train.lr}")
+    if config.train.patience < 0:
+        raise ConfigError(f"config key 'train.patience' must be 0 (off) or more, not {config.train.patience}")
+    if config.train.max_steps is not None and config.train.max_steps < 1:
+        raise ConfigError("config key 'train.max_steps' must be at least 1 or null")
+    scratch = config.model.scratch
+    if scratch.hidden_size % scratch.num_attention_heads:
+        raise ConfigError("config key 'model.scratch.hidden_size' must be a multiple of model.scratch.num_attention_heads")
+    files = [config.data.train_file, config.data.dev_file, config.data.test_file]
+    if any(files) and not all(files):
+        raise ConfigError("config keys 'data.train_file', 'data.dev_file' and 'data.test_file' go together: set all three or none")
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """Split ``"train.lr=3e-5"`` into its dotted key and its value text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} must look like section.key=value (e.g. train.lr=3e-5)")
+    return key.strip(), value.strip()
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return the raw config mapping ``values`` with ``section.key=value`` overrides written into it.
+
+    Values are converted to the field's type when the config is built ("null" is None for optional fields,
+    "true"/"false" for booleans, "3e-5" a float), and an unknown key is reported then.
+    """
+    values = dict(values)
+    for text in overrides:
+        # The value stays text: the field's type decides how it is read, so "no" stays a string for
+        # train.mixed_precision (YAML would read it as false) and "3e-5" becomes a float.
+        key, parsed = parse_override(text)
+        node = values
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            node[part] = dict(child) if isinstance(child, dict) else {}
+            node = node[part]
+        node[parts[-1]] = parsed
+    return values
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Load the YAML config at ``path`` (None: all defaults) with ``--set`` overrides applied."""
+    values: dict[str, Any] = {}
+    name = "config"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}{line}: not valid YAML ({getattr(error, 'problem', None) or error})") from None
+        name = path.stem
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: the config must be a mapping of sections (model, data, train)")
+    config = _build(Config, apply_overrides(values, overrides or []), "")
+    config.name = name
+    _check(config)
+    return config
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Return ``config`` as plain nested dicts (the form written to ``config.yaml``)."""
+    values = dataclasses.asdict(config)
+    values.pop("name")
+    return values
+
+
+def config_to_yaml(config: Config) -> str:
+    """Return ``config`` as YAML text that :func:`load_config` reads back to an equal config."""
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False, allow_unicode=True)

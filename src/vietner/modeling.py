@@ -1,0 +1,431 @@
+"""The token classifier: PhoBERT (or any checkpoint) from transformers, an optional CRF head, and model dirs.
+
+* Pre-trained models load with ``AutoTokenizer`` / ``AutoModelForTokenClassification`` from
+  ``model.name_or_path``: a hub id such as ``vinai/phobert-base`` or a local directory.
+* The scratch model (``model.name_or_path: null``, ``configs/tiny.yaml``) is PhoBERT's architecture
+  (``RobertaForTokenClassification`` with ``PhobertTokenizer``) at a small size, randomly initialized, with a
+  ``vocab.txt`` + ``bpe.codes`` pair learned here from the training split's segmented words.
+* ``model.head: crf`` adds a linear-chain CRF (pytorch-crf) over the word-level emissions (the logits at
+  each word's first subword).
+* A model directory is ``save_pretrained`` output (model with ``id2label``/``label2id`` and tokenizer, so
+  plain transformers loads it), ``crf.safetensors`` for a CRF head, and ``vietner.json`` with the
+  segmenter and window settings the model was trained with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PhobertTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    RobertaConfig,
+)
+from transformers.modeling_outputs import TokenClassifierOutput
+
+from . import __version__
+from .config import ModelConfig, ScratchConfig
+from .encoding import IGNORE_INDEX
+
+__all__ = [
+    "SETTINGS_FILE",
+    "CRF_FILE",
+    "OFFLINE_CONFIG",
+    "ModelLoadError",
+    "ModelSettings",
+    "NerModel",
+    "learn_bpe",
+    "write_phobert_vocabulary",
+    "scratch_tokenizer",
+    "pretrained_tokenizer",
+    "build_model",
+    "save_model_dir",
+    "load_model_dir",
+    "replace_dir",
+    "LoadedModel",
+    "word_positions",
+]
+
+SETTINGS_FILE = "vietner.json"
+CRF_FILE = "crf.safetensors"
+OFFLINE_CONFIG = "configs/tiny.yaml"
+# PhobertTokenizer gives ids 0-3 to these and reads the rest of the vocabulary from vocab.txt.
+_PHOBERT_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
+_END_OF_WORD = "</w>"
+
+
+class ModelLoadError(OSError):
+    """A model or tokenizer that cannot be loaded; the message is one line saying why and what to do."""
+
+
+@dataclass
+class ModelSettings:
+    """What a model directory needs besides the transformers files: the preprocessing it was trained with.
+
+    Written to ``vietner.json``; inference reads it so a model is always served with its own segmenter and
+    window settings.
+    """
+
+    labels: list[str]
+    segmenter: str = "underthesea"
+    # Tokens per model input, <s> and </s> included (PhoBERT: 256).
+    max_length: int = 256
+    # Subwords of context shared by consecutive windows at inference.
+    window_overlap: int = 64
+    max_pieces_per_word: int = 32
+    head: str = "softmax"
+    base_model: str | None = None
+    vietner_version: str = __version__
+    format_version: int = 1
+
+    def to_json(self) -> str:
+        """Return the settings as the text of ``vietner.json``."""
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelSettings:
+        """Read settings from the text of ``vietner.json`` (unknown keys from newer versions are ignored)."""
+        values = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+# --------------------------------------------------------------------------------------------------------
+# The scratch model's vocabulary: BPE learned from the training split, exported in fastBPE format.
+
+
+def _fastbpe_piece(token: str) -> str:
+    """Return a BPE symbol as PhobertTokenizer writes it: word-final pieces bare, others with ``@@``."""
+    return token[: -len(_END_OF_WORD)] if token.endswith(_END_OF_WORD) else token + "@@"
+
+
+def learn_bpe(words: Iterable[str], vocab_size: int = 4000, min_frequency: int = 2) -> tuple[list[str], list[str]]:
+    """Learn a BPE vocabulary from ``words`` and return ``(codes_lines, vocab_lines)`` in fastBPE format.
+
+    ``codes_lines`` are ``"a b count"`` merges in the order they were learned (``</w>`` marks the end of a
+    word); ``vocab_lines`` are ``"token count"``, word-final pieces bare and others ending in ``@@``, most
+    frequent first. Counts are occurrences in the training words' final segmentation (PhobertTokenizer reads
+    only the order of the merges). Deterministic: the same words give the same files.
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    counts = Counter(unicodedata.normalize("NFC", word) for word in words if word and not word.isspace())
+    if not counts:
+        raise ValueError("cannot learn a vocabulary from no words")
+    # Registering every initial symbol up front fixes their ids, which makes the trainer's tie-breaking
+    # between equally frequent pairs (by id) the same in every run; otherwise it follows hash order.
+    chars = sorted({c for word in counts for c in word[:-1]})
+    finals = sorted({word[-1] + _END_OF_WORD for word in counts})
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>", end_of_word_suffix=_END_OF_WORD))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=chars + finals,
+        end_of_word_suffix=_END_OF_WORD,
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator((word for word, n in counts.items() for _ in range(n)), trainer)
+    model = json.loads(tokenizer.to_str())["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    used: Counter[str] = Counter()
+    for word, n in counts.items():
+        for piece in tokenizer.model.tokenize(word):
+            used[piece.value] += n
+    codes = [f"{a} {b} {used[a + b]}" for a, b in merges]
+    symbols = [token for token in model["vocab"] if token.strip() and " " not in token]
+    pieces = {_fastbpe_piece(token): used[token] for token in symbols}
+    vocab = [
+        f"{piece} {n}"
+        for piece, n in sorted(pieces.items(), key=lambda item: (-item[1], item[0]))
+        if piece and piece not in _PHOBERT_SPECIALS
+    ]
+    return codes, vocab
+
+
+def write_phobert_vocabulary(words: Iterable[str], directory: str | os.PathLike, scratch: ScratchConfig) -> Path:
+    """Learn BPE from ``words`` and write ``vocab.txt`` and ``bpe.codes`` into ``directory``; return it."""
+    codes, vocab = learn_bpe(words, scratch.bpe_vocab_size, scratch.bpe_min_frequency)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "bpe.codes").write_text("".join(line + "\n" for line in codes), encoding="utf-8")
+    (directory / "vocab.txt").write_text("".join(line + "\n" for line in vocab), encoding="utf-8")
+    return directory
+
+
+def scratch_tokenizer(words: Iterable[str], directory: str | os.PathLike, scratch: ScratchConfig) -> PhobertTokenizer:
+    """Return a ``PhobertTokenizer`` whose vocabulary is learned from ``words`` (saved in ``directory``)."""
+    directory = write_phobert_vocabulary(words, directory, scratch)
+    tokenizer = PhobertTokenizer(str(directory / "vocab.txt"), str(directory / "bpe.codes"))
+    tokenizer.save_pretrained(str(directory))
+    return tokenizer
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _hub_error(name: str, error: BaseException) -> ModelLoadError:
+    return ModelLoadError(
+        f"cannot load {name!r}: it is not a local directory and the Hugging Face hub did not serve it "
+        f"(unreachable, offline, or no such model: {_first_line(error)}); to train offline use {OFFLINE_CONFIG}"
+    )
+
+
+def pretrained_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    """Return ``AutoTokenizer.from_pretrained(name_or_path)`` (PhoBERT: the slow ``PhobertTokenizer``)."""
+    local = Path(name_or_path).is_dir()
+    try:
+        return AutoTokenizer.from_pretrained(name_or_path, local_files_only=local)
+    except Exception as error:  # noqa: BLE001 - network, missing files and bad repos all end here
+        if local:
+            raise ModelLoadError(f"cannot load a tokenizer from {name_or_path}: {_first_line(error)}") from None
+        raise _hub_error(name_or_path, error) from None
+
+
+# --------------------------------------------------------------------------------------------------------
+# The model.
+
+
+def word_positions(word_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(index, mask)``: per row, the positions of the words marked in ``word_mask``, left-packed.
+
+    ``index[b, k]`` is the position of row ``b``'s ``k``-th word (rows with fewer words are padded with
+    position 0), and ``mask[b, k]`` says whether it is a real word.
+    """
+    counts = word_mask.sum(dim=1)
+    width = max(int(counts.max()) if counts.numel() else 0, 1)
+    # A stable sort of "not a word" puts each row's word positions first, in order.
+    order = torch.argsort((~word_mask).to(torch.int8), dim=1, stable=True)[:, :width]
+    mask = torch.arange(width, device=word_mask.device)[None, :] < counts[:, None]
+    return order.masked_fill(~mask, 0), mask
+
+
+def _gather_words(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    if values.dim() == 3:
+        return values.gather(1, index.unsqueeze(-1).expand(-1, -1, values.size(-1)))
+    return values.gather(1, index)
+
+
+class NerModel(nn.Module):
+    """A transformers token classifier plus an optional CRF over its word-level emissions.
+
+    ``forward`` returns a ``TokenClassifierOutput`` with the loss when ``labels`` are given: cross-entropy
+    over the labelled subwords (softmax head) or the CRF's negative log-likelihood per word (crf head), in
+    float32 whatever the autocast precision. ``decode`` turns logits into one tag id per word.
+    """
+
+    def __init__(self, encoder: PreTrainedModel, head: str = "softmax") -> None:
+        super().__init__()
+        if head not in ("softmax", "crf"):
+            raise ValueError(f"head must be softmax or crf, not {head!r}")
+        self.encoder = encoder
+        self.head = head
+        self.num_labels = int(encoder.config.num_labels)
+        self.crf: nn.Module | None = None
+        if head == "crf":
+            from torchcrf import CRF
+
+            self.crf = CRF(self.num_labels, batch_first=True)
+
+    @property
+    def config(self):
+        """The transformers config of the encoder (``id2label``, ``label2id``, sizes)."""
+        return self.encoder.config
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        word_mask: torch.Tensor | None = None,
+    ) -> TokenClassifierOutput:
+        logits = self.encoder(input_ids=input_ids, attention_mask=attention_mask).logits
+        loss = None
+        if labels is not None:
+            with torch.autocast(device_type=logits.device.type, enabled=False):
+                loss = self._loss(logits.float(), labels, word_mask if word_mask is not None else labels != IGNORE_INDEX)
+        return TokenClassifierOutput(loss=loss, logits=logits)
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
+        if self.crf is None:
+            return F.cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+        index, mask = word_positions(word_mask)
+        rows = mask[:, 0]  # windows with no word to label (possible only outside training) are left out
+        emissions = _gather_words(logits, index)[rows]
+        tags = _gather_words(labels, index)[rows].masked_fill(~mask[rows], 0).clamp(min=0)
+        return -self.crf(emissions, tags, mask=mask[rows], reduction="token_mean")
+
+    @torch.no_grad()
+    def decode(self, logits: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
+        """Return the predicted tag id of each marked word, left-packed per row and padded with -100."""
+        index, mask = word_positions(word_mask)
+        emissions = _gather_words(logits.float(), index)
+        if self.crf is None:
+            tags = emissions.argmax(dim=-1)
+        else:
+            tags = torch.zeros_like(index)
+            rows = mask[:, 0].nonzero().flatten()
+            if len(rows):
+                for row, path in zip(rows.tolist(), self.crf.decode(emissions[rows], mask=mask[rows])):
+                    tags[row, : len(path)] = torch.tensor(path, device=tags.device)
+        return tags.masked_fill(~mask, IGNORE_INDEX)
+
+
+def _label_maps(labels: Sequence[str]) -> dict[str, Any]:
+    return {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
+
+
+def _scratch_encoder(config: ModelConfig, labels: Sequence[str], tokenizer: PreTrainedTokenizerBase, max_length: int) -> PreTrainedModel:
+    scratch = config.scratch
+    roberta = RobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=scratch.hidden_size,
+        num_hidden_layers=scratch.num_hidden_layers,
+        num_attention_heads=scratch.num_attention_heads,
+        intermediate_size=scratch.intermediate_size,
+        # RoBERTa positions start after the padding index: PhoBERT's 256 tokens need 258 positions.
+        max_position_embeddings=max_length + tokenizer.pad_token_id + 1,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        classifier_dropout=config.classifier_dropout,
+        tokenizer_class=type(tokenizer).__name__,
+        **_label_maps(labels),
+    )
+    return AutoModelForTokenClassification.from_config(roberta)
+
+
+def _pretrained_encoder(config: ModelConfig, labels: Sequence[str]) -> PreTrainedModel:
+    name = str(config.name_or_path)
+    local = Path(name).is_dir()
+    extra = {} if config.classifier_dropout is None else {"classifier_dropout": config.classifier_dropout}
+    try:
+        return AutoModelForTokenClassification.from_pretrained(
+            name,
+            local_files_only=local,
+            # A checkpoint fine-tuned on other labels gets a fresh classifier instead of an error.
+            ignore_mismatched_sizes=True,
+            **_label_maps(labels),
+            **extra,
+        )
+    except Exception as error:  # noqa: BLE001
+        if local:
+            raise ModelLoadError(f"cannot load a model from {name}: {_first_line(error)}") from None
+        raise _hub_error(name, error) from None
+
+
+def build_model(
+    config: ModelConfig, labels: Sequence[str], tokenizer: PreTrainedTokenizerBase, max_length: int = 256
+) -> NerModel:
+    """Return the model to fine-tune: pre-trained from ``config.name_or_path``, or the scratch model when null.
+
+    Call ``transformers.set_seed`` first: the classifier (and the whole scratch model) is randomly initialized.
+    """
+    if config.name_or_path is None:
+        encoder = _scratch_encoder(config, labels, tokenizer, max_length)
+    else:
+        encoder = _pretrained_encoder(config, labels)
+    if encoder.get_input_embeddings().num_embeddings < len(tokenizer):
+        raise ModelLoadError(
+            f"the tokenizer has {len(tokenizer)} tokens but the model only {encoder.get_input_embeddings().num_embeddings}"
+        )
+    return NerModel(encoder, config.head)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Model directories.
+
+
+def replace_dir(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Move the finished directory ``source`` to ``target``, replacing any ``target`` only at the very end.
+
+    The old ``target`` is renamed aside, ``source`` renamed into place, then the old one deleted, so a crash
+    never leaves a half-written directory under ``target``'s name.
+    """
+    source, target = Path(source), Path(target)
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(target, old)
+    os.replace(source, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_model_dir(
+    directory: str | os.PathLike, model: NerModel, tokenizer: PreTrainedTokenizerBase, settings: ModelSettings
+) -> Path:
+    """Save ``model`` (unwrapped), ``tokenizer`` and ``settings`` to ``directory`` atomically; return it.
+
+    The directory loads with plain transformers (``AutoModelForTokenClassification``/``AutoTokenizer``);
+    a CRF head's transitions are in ``crf.safetensors``, read by :func:`load_model_dir`.
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.tmp-"))
+    try:
+        model.encoder.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        if model.crf is not None:
+            from safetensors.torch import save_file
+
+            save_file({k: v.detach().cpu().contiguous() for k, v in model.crf.state_dict().items()}, str(tmp / CRF_FILE))
+        (tmp / SETTINGS_FILE).write_text(settings.to_json(), encoding="utf-8")
+        replace_dir(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+@dataclass
+class LoadedModel:
+    """What :func:`load_model_dir` returns."""
+
+    model: NerModel
+    tokenizer: PreTrainedTokenizerBase
+    settings: ModelSettings = field(repr=False)
+
+
+def load_model_dir(directory: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a model directory written by ``train.py``: the model in eval mode, its tokenizer and settings."""
+    directory = Path(directory)
+    settings_file = directory / SETTINGS_FILE
+    if not settings_file.is_file():
+        raise ModelLoadError(f"{directory}: no {SETTINGS_FILE}; pass a model directory written by train.py")
+    settings = ModelSettings.from_json(settings_file.read_text(encoding="utf-8"))
+    try:
+        encoder = AutoModelForTokenClassification.from_pretrained(str(directory), local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+    except Exception as error:  # noqa: BLE001
+        raise ModelLoadError(f"cannot load the model in {directory}: {_first_line(error)}") from None
+    model = NerModel(encoder, settings.head)
+    if model.crf is not None:
+        from safetensors.torch import load_file
+
+        crf_file = directory / CRF_FILE
+        if not crf_file.is_file():
+            raise ModelLoadError(f"{directory}: {SETTINGS_FILE} says head 'crf' but there is no {CRF_FILE}")
+        model.crf.load_state_dict(load_file(str(crf_file)))
+    return LoadedModel(model.to(device).eval(), tokenizer, settings)

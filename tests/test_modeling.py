@@ -1,0 +1,206 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForTokenClassification, AutoTokenizer, PhobertTokenizer, RobertaForTokenClassification
+
+from vietner.config import ModelConfig, ScratchConfig
+from vietner.encoding import IGNORE_INDEX, WordPieces
+from vietner.modeling import (
+    CRF_FILE,
+    SETTINGS_FILE,
+    ModelLoadError,
+    ModelSettings,
+    build_model,
+    learn_bpe,
+    load_model_dir,
+    pretrained_tokenizer,
+    save_model_dir,
+    scratch_tokenizer,
+    word_positions,
+)
+
+LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+WORDS = ["Hà_Nội", "tiếp", "bà", "Kang_Kum-Sil", "tại", "Hà_Nội", "và", "Seoul", "ngày", "7/9", "."] * 5 + [
+    "Hàn_Quốc",
+    "Việt_Nam",
+    "Hải_Phòng",
+    "Hà_Giang",
+]
+SMALL = ScratchConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, bpe_vocab_size=300)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    return scratch_tokenizer(WORDS, tmp_path_factory.mktemp("tok"), SMALL)
+
+
+def test_bpe_files_are_in_fastbpe_format(tmp_path):
+    codes, vocab = learn_bpe(WORDS, vocab_size=300, min_frequency=2)
+    assert codes and vocab
+    for line in codes:
+        a, b, count = line.split(" ")
+        assert a and b and count.isdigit()
+    for line in vocab:
+        token, count = line.rsplit(" ", 1)
+        assert token and count.isdigit() and "</w>" not in token
+    pieces = {line.rsplit(" ", 1)[0] for line in vocab}
+    assert "Hà_Nội" in pieces  # a frequent word is one piece
+    assert any(p.endswith("@@") for p in pieces)  # non-final pieces carry @@
+    assert not pieces & {"<s>", "<pad>", "</s>", "<unk>"}
+
+
+def test_bpe_is_deterministic():
+    assert learn_bpe(WORDS, 300, 1) == learn_bpe(list(WORDS), 300, 1)
+
+
+def test_scratch_tokenizer_is_phobert_and_covers_training_words(tokenizer, tmp_path):
+    assert isinstance(tokenizer, PhobertTokenizer)
+    assert [tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id] == [0, 1, 2, 3]
+    pieces = WordPieces(tokenizer)(sorted(set(WORDS)))
+    assert all(tokenizer.unk_token_id not in ids for ids in pieces)
+    assert tokenizer.tokenize("Hà_Nội") == ["Hà_Nội"]
+    # an unseen word splits into known subwords, the non-final ones marked with @@
+    unseen = tokenizer.tokenize("Hà_Tĩnh")
+    assert len(unseen) > 1 and all(p.endswith("@@") for p in unseen[:-1])
+    # what the saved files say is what PhobertTokenizer reads back
+    tokenizer.save_pretrained(str(tmp_path))
+    again = PhobertTokenizer(str(tmp_path / "vocab.txt"), str(tmp_path / "bpe.codes"))
+    assert again.get_vocab() == tokenizer.get_vocab()
+
+
+def test_scratch_model_is_phobert_architecture(tokenizer):
+    model = build_model(ModelConfig(name_or_path=None, scratch=SMALL), LABELS, tokenizer)
+    assert isinstance(model.encoder, RobertaForTokenClassification)
+    config = model.config
+    assert config.max_position_embeddings == 258  # 256 tokens + RoBERTa's padding offset, as PhoBERT
+    assert config.vocab_size == len(tokenizer)
+    assert config.id2label == dict(enumerate(LABELS))
+    assert config.label2id == {label: i for i, label in enumerate(LABELS)}
+    assert config.pad_token_id == tokenizer.pad_token_id
+
+
+def test_scratch_model_is_seeded(tokenizer):
+    torch.manual_seed(0)
+    a = build_model(ModelConfig(name_or_path=None, scratch=SMALL), LABELS, tokenizer)
+    torch.manual_seed(0)
+    b = build_model(ModelConfig(name_or_path=None, scratch=SMALL), LABELS, tokenizer)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_word_positions_pack_words_left():
+    mask = torch.tensor([[False, True, False, True, True, False], [False, False, True, False, False, False]])
+    index, valid = word_positions(mask)
+    assert index.tolist() == [[1, 3, 4], [2, 0, 0]]
+    assert valid.tolist() == [[True, True, True], [True, False, False]]
+
+
+def batch():
+    input_ids = torch.tensor([[0, 4, 5, 6, 2], [0, 7, 2, 1, 1]])
+    labels = torch.tensor([[IGNORE_INDEX, 1, 2, IGNORE_INDEX, IGNORE_INDEX], [IGNORE_INDEX, 3, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]])
+    return input_ids, (input_ids != 1).long(), labels
+
+
+@pytest.mark.parametrize("head", ["softmax", "crf"])
+def test_heads_give_a_loss_that_training_lowers(tokenizer, head):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(name_or_path=None, head=head, scratch=SMALL), LABELS, tokenizer)
+    assert (model.crf is not None) == (head == "crf")
+    input_ids, attention, labels = batch()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(30):
+        loss = model(input_ids, attention, labels).loss
+        first = first if first is not None else float(loss.detach())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        assert float(model(input_ids, attention, labels).loss) < first / 2
+    tags = model.decode(model(input_ids, attention).logits, labels != IGNORE_INDEX)
+    # one tag per word, padded with -100, and the tiny batch has been learned
+    assert tags.tolist() == [[1, 2], [3, IGNORE_INDEX]]
+
+
+def test_crf_loss_counts_only_word_positions(tokenizer):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(name_or_path=None, head="crf", scratch=SMALL), LABELS, tokenizer).eval()
+    input_ids, attention, labels = batch()
+    logits = model(input_ids, attention).logits
+    # changing the logits of a non-word position (a later subword) changes nothing
+    bumped = logits.clone()
+    bumped[0, 3] += 100
+    assert torch.equal(model.decode(logits, labels != IGNORE_INDEX), model.decode(bumped, labels != IGNORE_INDEX))
+    # a row without any word (possible only outside training) is skipped, not an error
+    no_words = torch.zeros_like(labels, dtype=torch.bool)
+    assert model.decode(logits, no_words).tolist() == [[IGNORE_INDEX], [IGNORE_INDEX]]
+
+
+@pytest.mark.parametrize("head", ["softmax", "crf"])
+def test_model_dir_round_trip(tokenizer, tmp_path, head):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(name_or_path=None, head=head, scratch=SMALL), LABELS, tokenizer).eval()
+    settings = ModelSettings(labels=LABELS, segmenter="none", window_overlap=32, head=head)
+    target = tmp_path / "model"
+    save_model_dir(target, model, tokenizer, settings)
+    files = {p.name for p in target.iterdir()}
+    assert {"config.json", "model.safetensors", "vocab.txt", "bpe.codes", "tokenizer_config.json", SETTINGS_FILE} <= files
+    assert (CRF_FILE in files) == (head == "crf")
+    assert json.loads((target / SETTINGS_FILE).read_text())["segmenter"] == "none"
+
+    loaded = load_model_dir(target)
+    assert loaded.settings == settings
+    assert isinstance(loaded.tokenizer, PhobertTokenizer)
+    input_ids, attention, labels = batch()
+    with torch.no_grad():
+        expected = model.decode(model(input_ids, attention).logits, labels != IGNORE_INDEX)
+        got = loaded.model.decode(loaded.model(input_ids, attention).logits, labels != IGNORE_INDEX)
+    assert torch.equal(expected, got)
+
+    # plain transformers loads it too, with the label names
+    plain = AutoModelForTokenClassification.from_pretrained(str(target))
+    assert plain.config.id2label[1] == "B-LOC"
+    assert isinstance(AutoTokenizer.from_pretrained(str(target)), PhobertTokenizer)
+    with torch.no_grad():
+        assert torch.allclose(plain(input_ids=input_ids, attention_mask=attention).logits, model(input_ids, attention).logits)
+
+
+def test_saving_replaces_an_old_model_whole(tokenizer, tmp_path):
+    model = build_model(ModelConfig(name_or_path=None, scratch=SMALL), LABELS, tokenizer)
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "stale.bin").write_text("old")
+    save_model_dir(target, model, tokenizer, ModelSettings(labels=LABELS))
+    assert not (target / "stale.bin").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary directories left behind
+
+
+def test_load_model_dir_needs_vietner_json(tmp_path):
+    with pytest.raises(ModelLoadError, match="vietner.json"):
+        load_model_dir(tmp_path)
+
+
+def test_local_directory_without_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match=str(tmp_path)):
+        pretrained_tokenizer(str(tmp_path))
+    with pytest.raises(ModelLoadError):
+        build_model(ModelConfig(name_or_path=str(tmp_path)), LABELS, None)
+
+
+def test_unreachable_hub_is_one_line_naming_the_offline_config():
+    # HF_HUB_OFFLINE makes the hub unreachable at once instead of after minutes of retries.
+    code = (
+        "from vietner.modeling import ModelLoadError, pretrained_tokenizer\n"
+        "try:\n    pretrained_tokenizer('vinai/phobert-base')\n"
+        "except ModelLoadError as e:\n    print('ERR', e)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(Path(os.environ.get("TMPDIR", "/tmp")) / "vietner-empty-hf-home")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("ERR")]
+    assert len(lines) == 1, out.stdout + out.stderr
+    assert "vinai/phobert-base" in lines[0] and "configs/tiny.yaml" in lines[0]

@@ -1,0 +1,435 @@
+"""train.py end to end on a small synthetic corpus, and the loop's pieces on their own."""
+
+import importlib.util
+import json
+import os
+import random
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from vietner.config import load_config
+from vietner.corpus import Sentence, load_conll, write_conll
+from vietner.encoding import IGNORE_INDEX
+from vietner.segment import get_segmenter
+from vietner.training import (
+    DataError,
+    LengthGroupedBatches,
+    collate,
+    encode_split,
+    load_splits,
+    optimizer_groups,
+    segment_split,
+    training_labels,
+)
+
+ROOT = Path(__file__).parent.parent
+PERSONS = ["Nguyễn Văn An", "Trần Thị Bình", "Lê Minh Châu", "Kang Kum-Sil", "Đinh Tiến Dũng", "Park Won-soon"]
+PLACES = ["Hà Nội", "Hàn Quốc", "Đà Nẵng", "Seoul", "Gyeonggi", "Việt Nam"]
+ORGS = ["UBND TP Hà Nội", "Bộ Tài chính", "Công ty Samsung", "Thành ủy"]
+MONEY = ["2,34 tỷ USD", "95 triệu đồng", "120 triệu euro"]
+DATES = ["7/9", "ngày 21/10", "năm 2023", "20-22/11/2019"]
+TEMPLATES = [
+    "Ông {PER} đến {LOC} vào {DATE} .",
+    "{ORG} chi {MONEY} cho {LOC} .",
+    "Bà {PER} làm việc tại {ORG} từ {DATE} .",
+    "Đoàn đại biểu {LOC} thăm {LOC} và gặp {PER} .",
+    "Thu hút vốn đạt {MONEY} trong {DATE} .",
+]
+FILLERS = {"PER": PERSONS, "LOC": PLACES, "ORG": ORGS, "MONEY": MONEY, "DATE": DATES}
+
+
+def synthetic_sentence(rng: random.Random, sent_id: str, template: str | None = None) -> Sentence:
+    tokens, tags = [], []
+    for part in (template or rng.choice(TEMPLATES)).split():
+        if part.startswith("{"):
+            kind = part[1:-1]
+            words = rng.choice(FILLERS[kind]).split()
+            tokens += words
+            tags += [f"B-{kind}"] + [f"I-{kind}"] * (len(words) - 1)
+        else:
+            tokens.append(part)
+            tags.append("O")
+    return Sentence(tuple(tokens), tuple(tags), sent_id, " ".join(tokens))
+
+
+def long_sentence(rng: random.Random, sent_id: str, clauses: int) -> Sentence:
+    """One sentence of ``clauses`` clauses joined by commas: longer than PhoBERT's 256 tokens."""
+    parts = [synthetic_sentence(rng, sent_id) for _ in range(clauses)]
+    tokens = [t for p in parts for t in p.tokens[:-1] + (",",)]
+    tags = [t for p in parts for t in p.tags[:-1] + ("O",)]
+    return Sentence(tuple(tokens), tuple(tags), sent_id, " ".join(tokens))
+
+
+def write_corpus(directory: Path, train: int = 40, dev: int = 13, test: int = 9, long_clauses: int = 100) -> dict[str, Path]:
+    """Write train/dev/test CoNLL files; dev and train each hold one sentence of several hundred syllables."""
+    rng = random.Random(0)
+    sizes = {"train": train, "dev": dev, "test": test}
+    files = {}
+    for split, size in sizes.items():
+        sentences = [synthetic_sentence(rng, f"{split}-{i}") for i in range(size)]
+        if split in ("train", "dev") and long_clauses:
+            sentences.append(long_sentence(rng, f"{split}-long", long_clauses))
+        files[split] = directory / f"{split}.conll"
+        write_conll(sentences, files[split])
+    return files
+
+
+def tiny_args(files: dict[str, Path], out: Path, *extra: str) -> list[str]:
+    settings = [
+        f"data.train_file={files['train']}",
+        f"data.dev_file={files['dev']}",
+        f"data.test_file={files['test']}",
+        f"output_dir={out}",
+        "model.scratch.hidden_size=32",
+        "model.scratch.num_hidden_layers=1",
+        "model.scratch.num_attention_heads=2",
+        "model.scratch.intermediate_size=64",
+        "train.batch_size=8",
+        "train.eval_batch_size=5",
+        "train.lr=3e-3",
+        "train.epochs=3",
+        "train.score_train_split=true",
+    ]
+    args = ["--config", str(ROOT / "configs" / "tiny.yaml")]
+    for setting in settings + list(extra):
+        args += ["--set", setting]
+    return args
+
+
+def load_train_module():
+    spec = importlib.util.spec_from_file_location("vietner_train_script", ROOT / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def train_main():
+    """Call train.py's main() in this process, with accelerate's process-wide state reset around it."""
+    from accelerate.state import AcceleratorState, GradientState
+
+    module = load_train_module()
+
+    def call(args: list[str]) -> int:
+        AcceleratorState._reset_state(reset_partial_state=True)
+        GradientState._reset_state()
+        try:
+            return module.main(args)
+        finally:
+            AcceleratorState._reset_state(reset_partial_state=True)
+            GradientState._reset_state()
+
+    return call
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+# ------------------------------------------------------------------------------------------------------
+# End to end.
+
+
+def test_train_tiny_writes_the_output_directory(train_main, corpus, tmp_path):
+    out = tmp_path / "run"
+    assert train_main(tiny_args(corpus, out)) == 0
+
+    # model/: save_pretrained output + vietner.json, loadable by plain transformers
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, PhobertTokenizer
+
+    model_dir = out / "model"
+    settings = json.loads((model_dir / "vietner.json").read_text())
+    assert settings["segmenter"] == "underthesea" and settings["max_length"] == 256 and settings["window_overlap"] == 64
+    model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
+    assert set(model.config.label2id) == {"O"} | {f"{p}-{t}" for t in FILLERS for p in "BI"}
+    assert isinstance(AutoTokenizer.from_pretrained(str(model_dir)), PhobertTokenizer)
+
+    # metrics.json: dev per epoch, test at the end, both modes, overall and per type with support
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3]
+    assert 1 <= metrics["best_epoch"] <= 3
+    for scores in [e["dev"] for e in metrics["epochs"]] + [metrics["test"], metrics["train"]]:
+        for mode in ("strict", "default"):
+            assert set(scores[mode]["overall"]) == {"precision", "recall", "f1", "support"}
+            assert 0 <= scores[mode]["overall"]["f1"] <= 1
+    dev_gold = load_conll(corpus["dev"])
+    assert metrics["epochs"][0]["dev"]["sentences"] == len(dev_gold)
+    assert metrics["test"]["strict"]["overall"]["support"] == sum(t.startswith("B-") for tags in load_conll(corpus["test"])["tags"] for t in tags)
+    assert metrics["test"]["strict"]["per_type"]["PER"]["support"] > 0
+    # the long dev sentence was split into windows and scored whole
+    assert metrics["epochs"][0]["dev"]["windows"] > len(dev_gold)
+
+    # log.jsonl: one line per epoch, with throughput
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in log] == [1, 2, 3]
+    assert all(row["train_tokens_per_s"] > 0 and 0 <= row["padding_fraction"] < 1 for row in log)
+
+    # config.yaml: the resolved config, which loads back
+    assert load_config(out / "config.yaml").train.lr == pytest.approx(3e-3)
+    # predictions of the best model, one block per sentence, every syllable present
+    predicted = (out / "predictions" / "dev.conll").read_text().split("\n\n")
+    assert len([b for b in predicted if b.strip()]) == len(dev_gold)
+    assert (out / "checkpoints" / "last" / "trainer_state.json").is_file()
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]  # atomic saves leave no temporaries
+
+
+def test_an_existing_output_dir_is_not_overwritten(train_main, corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    assert train_main(tiny_args(corpus, out)) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "precious"
+
+
+def test_resume_ends_with_the_same_metrics_as_an_uninterrupted_run(train_main, corpus, tmp_path):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    settings = ("data.segmenter=none", "train.score_train_split=false")
+    assert train_main(tiny_args(corpus, whole, *settings)) == 0
+    assert train_main(tiny_args(corpus, cut, *settings) + ["--stop-after-epoch", "1"]) == 0
+    interrupted = json.loads((cut / "metrics.json").read_text())
+    assert [e["epoch"] for e in interrupted["epochs"]] == [1] and interrupted["test"] is None
+    assert train_main(tiny_args(corpus, cut, *settings) + ["--resume"]) == 0
+
+    a = json.loads((whole / "metrics.json").read_text())
+    b = json.loads((cut / "metrics.json").read_text())
+    assert a["epochs"][-1]["train_loss"] > 0
+    assert a == b  # losses, dev scores per epoch, best epoch and test scores all equal
+    assert len((cut / "log.jsonl").read_text().splitlines()) == 3
+
+
+def test_resume_refuses_a_changed_config(train_main, corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_main(tiny_args(corpus, out, "data.segmenter=none", "train.epochs=1")) == 0
+    assert train_main(tiny_args(corpus, out, "data.segmenter=none", "train.epochs=1", "train.lr=1e-4") + ["--resume"]) == 2
+    assert "train.lr" in capsys.readouterr().err
+
+
+def test_crf_head_trains_in_bf16_and_saves(train_main, corpus, tmp_path):
+    # bf16 autocast works on CPU, so the mixed-precision path (and the CRF's float32 cast) runs here too
+    out = tmp_path / "run"
+    args = tiny_args(corpus, out, "model.head=crf", "data.segmenter=none", "train.epochs=1", "train.score_train_split=false", "train.mixed_precision=bf16")
+    assert train_main(args) == 0
+    assert (out / "model" / "crf.safetensors").is_file()
+    assert json.loads((out / "model" / "vietner.json").read_text())["head"] == "crf"
+    assert json.loads((out / "metrics.json").read_text())["epochs"][0]["train_loss"] > 0
+
+
+def test_gradient_accumulation_takes_fewer_optimizer_steps(train_main, corpus, tmp_path):
+    steps = {}
+    for accumulation in (1, 3):
+        out = tmp_path / f"acc{accumulation}"
+        args = tiny_args(corpus, out, "data.segmenter=none", "train.epochs=1", "train.score_train_split=false", f"train.gradient_accumulation_steps={accumulation}")
+        assert train_main(args) == 0
+        steps[accumulation] = json.loads((out / "metrics.json").read_text())["epochs"][0]["step"]
+    assert steps[1] > 3 and steps[3] == -(-steps[1] // 3)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Bad input: one line on stderr, exit status 2, no traceback.
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err
+    assert lines and lines[-1].startswith("error: ")
+    return lines[-1]
+
+
+def test_missing_data_file(train_main, corpus, tmp_path, capsys):
+    files = {**corpus, "dev": tmp_path / "nope.conll"}
+    assert train_main(tiny_args(files, tmp_path / "run")) == 2
+    assert "nope.conll" in one_line_error(capsys)
+    assert not (tmp_path / "run").exists()  # a run that fails on bad input leaves no output directory behind
+
+
+def test_unknown_config_key(train_main, corpus, tmp_path, capsys):
+    assert train_main(tiny_args(corpus, tmp_path / "run", "train.learning_rate=1")) == 2
+    assert "unknown config key 'train.learning_rate'" in one_line_error(capsys)
+
+
+def test_dev_label_unseen_in_training(train_main, corpus, tmp_path, capsys):
+    dev = tmp_path / "dev.conll"
+    write_conll([Sentence(("Giải", "Nobel"), ("B-AWARD", "I-AWARD"), "dev-x")], dev)
+    assert train_main(tiny_args({**corpus, "dev": dev}, tmp_path / "run")) == 2
+    line = one_line_error(capsys)
+    assert "B-AWARD" in line and "dev-x" in line and "training" in line
+
+
+def test_empty_split(train_main, corpus, tmp_path, capsys):
+    empty = tmp_path / "test.conll"
+    empty.write_text("", encoding="utf-8")
+    assert train_main(tiny_args({**corpus, "test": empty}, tmp_path / "run")) == 2
+    assert "test split is empty" in one_line_error(capsys)
+
+
+def test_fp16_on_cpu_is_a_clear_error(train_main, corpus, tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU, where fp16 is valid")
+    assert train_main(tiny_args(corpus, tmp_path / "run", "train.mixed_precision=fp16")) == 2
+    assert "fp16 needs a CUDA GPU" in one_line_error(capsys)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Distributed: two real processes.
+
+AUDIT_HOOK = """
+import json, os
+_replace = os.replace
+def _audited_replace(src, dst, *args, **kwargs):
+    with open(os.environ["VIETNER_WRITE_AUDIT"], "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"rank": os.environ.get("RANK"), "target": os.fspath(dst)}) + "\\n")
+    return _replace(src, dst, *args, **kwargs)
+os.replace = _audited_replace
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_score_each_dev_sentence_once_and_one_writes(tmp_path):
+    # 48 dev sentences over 2 processes x 5 per batch: the last round is padded with duplicates, which
+    # gather_for_metrics must drop.
+    files = write_corpus(tmp_path, train=30, dev=47, test=9, long_clauses=30)
+    out = tmp_path / "run"
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    # Every atomic write (os.replace) in any process is recorded with the process's rank.
+    (hook / "sitecustomize.py").write_text(AUDIT_HOOK, encoding="utf-8")
+    audit = tmp_path / "writes.jsonl"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]),
+        "VIETNER_WRITE_AUDIT": str(audit),
+        # accelerate starts several CPU processes through torchrun (--multi_gpu) when told to use the CPU;
+        # `accelerate launch --cpu --num_processes 2` alone starts one process unless MPI is installed.
+        "ACCELERATE_USE_CPU": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+        str(ROOT / "train.py"), *tiny_args(files, out, "data.segmenter=none", "train.epochs=2", "train.max_steps=3"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["processes"] == 2
+    dev_gold = load_conll(files["dev"])
+    assert len(dev_gold) == 48
+    for epoch in metrics["epochs"]:
+        assert epoch["dev"]["sentences"] == 48  # each dev sentence scored once (evaluate checks each window)
+        assert epoch["dev"]["strict"]["overall"]["support"] == sum(t.startswith("B-") for tags in dev_gold["tags"] for t in tags)
+    blocks = [b for b in (out / "predictions" / "dev.conll").read_text().split("\n\n") if b.strip()]
+    ids = Counter(b.splitlines()[0] for b in blocks)
+    assert len(ids) == 48 and set(ids.values()) == {1}
+    assert len((out / "log.jsonl").read_text().splitlines()) == len(metrics["epochs"])
+    # both processes took part in checkpoints (each saves its RNG state) ...
+    assert {p.name for p in (out / "checkpoints" / "last").glob("random_states_*")} == {"random_states_0.pkl", "random_states_1.pkl"}
+    # ... but every output file was put in place by rank 0 only
+    writes = [json.loads(line) for line in audit.read_text().splitlines()]
+    ranks = Counter(w["rank"] for w in writes if w["rank"] is not None)
+    assert ranks["0"] >= 5 and set(ranks) == {"0"}, ranks
+    assert metrics["epochs"][-1]["step"] == 3  # max_steps counts optimizer steps, the same on both processes
+
+
+# ------------------------------------------------------------------------------------------------------
+# Pieces.
+
+
+def test_labels_come_from_training_and_errors_name_the_sentence(corpus):
+    splits = load_splits(load_config(None, [f"data.{s}_file={p}" for s, p in corpus.items()]).data)
+    labels = training_labels(splits)
+    assert labels[0] == "O" and len(labels) == 11 and labels[1:3] == ["B-DATE", "I-DATE"]
+
+
+def test_training_windows_respect_the_limit_and_label_each_word_once(corpus):
+    data = load_config(None, [f"data.{s}_file={p}" for s, p in corpus.items()]).data
+    splits = load_splits(data)
+    labels = training_labels(splits)
+    from vietner.config import ScratchConfig
+    from vietner.modeling import scratch_tokenizer
+
+    segmenter = get_segmenter("underthesea")
+    sentences = segment_split(splits["train"], segmenter, split_at_gold=True)
+    tokenizer = scratch_tokenizer([w for s in sentences for w in s.words], Path(corpus["train"]).parent / "tok", ScratchConfig(bpe_vocab_size=200))
+    encoded = encode_split(sentences, tokenizer, labels, data, overlap=0)
+    long_index = len(sentences) - 1
+    rows = [r for r in encoded.dataset if r["sentence"] == long_index]
+    assert len(sentences[long_index].words) >= 600 and len(rows) > 2
+    assert all(len(r["input_ids"]) <= 256 and r["input_ids"][0] == 0 and r["input_ids"][-1] == 2 for r in encoded.dataset)
+    # every word of every sentence carries its label exactly once, across windows
+    for index, sentence in enumerate(sentences):
+        got = [l for r in encoded.dataset if r["sentence"] == index for l in r["labels"] if l != IGNORE_INDEX]
+        assert got == [labels.index(t) for t in sentence.word_gold()]
+    # no gold entity is lost to segmentation in training
+    from vietner.segment import syllable_tags
+
+    assert all(syllable_tags(s.spans, s.word_gold()) == s.gold for s in sentences)
+
+
+def test_length_grouped_batches_cut_padding_and_are_seeded():
+    rng = random.Random(1)
+    lengths = [rng.randint(5, 200) for _ in range(500)]
+    grouped = LengthGroupedBatches(lengths, 16, seed=3, group_size=50)
+    shuffled = LengthGroupedBatches(lengths, 16, seed=3, group_by_length=False)
+
+    def padding(batches):
+        padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+        return 1 - sum(lengths) / padded
+
+    batches = grouped.batches()
+    assert sorted(i for b in batches for i in b) == list(range(500))
+    assert all(len(b) == 16 for b in batches[:-1]) and len(batches[-1]) == 500 % 16  # the short batch last
+    assert padding(batches) < padding(shuffled.batches()) / 3
+    assert grouped.batches() == batches  # same epoch, same batches
+    grouped.set_epoch(1)
+    assert grouped.batches() != batches
+    assert len(grouped) == 32
+
+
+def test_collate_pads_dynamically():
+    features = [
+        {"input_ids": [0, 5, 6, 2], "labels": [-100, 1, -100, -100], "word_starts": [1], "sentence": 0, "window": 0},
+        {"input_ids": [0, 7, 2], "labels": [-100, 3, -100], "word_starts": [1], "sentence": 4, "window": 1},
+    ]
+    batch = collate(features, pad_id=1)
+    assert batch["input_ids"].tolist() == [[0, 5, 6, 2], [0, 7, 2, 1]]  # to the longest, not to 256
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 1, 0]]
+    assert batch["labels"].tolist() == [[-100, 1, -100, -100], [-100, 3, -100, -100]]
+    assert batch["word_mask"].tolist() == [[False, True, False, False], [False, True, False, False]]
+    assert batch["sentence"].tolist() == [0, 4] and batch["window"].tolist() == [0, 1]
+    assert collate(features, pad_id=1, pad_to_multiple_of=8)["input_ids"].shape == (2, 8)
+
+
+def test_no_weight_decay_on_bias_and_layernorm():
+    from transformers import RobertaConfig, RobertaForTokenClassification
+
+    model = RobertaForTokenClassification(RobertaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32))
+    decay, no_decay = optimizer_groups(model, 0.01)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
+    assert all("bias" in names[id(p)] or "LayerNorm" in names[id(p)] for p in no_decay["params"])
+    assert all("bias" not in names[id(p)] and "LayerNorm" not in names[id(p)] for p in decay["params"])
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_load_splits_rejects_an_empty_split(tmp_path, corpus):
+    empty = tmp_path / "empty.conll"
+    empty.write_text("")
+    data = load_config(None, [f"data.train_file={corpus['train']}", f"data.dev_file={empty}", f"data.test_file={corpus['test']}"]).data
+    with pytest.raises(DataError, match="dev split is empty"):
+        load_splits(data)
