@@ -1,0 +1,181 @@
+"""Command line for batch inference: ``python -m vietner.predict --model DIR --input FILE --output FILE``.
+
+Input is plain text, one document per line, or JSON lines with a ``text`` field (other fields are kept).
+Output is JSON lines (``{"text": ..., "entities": [{"start", "end", "label", "text", "score"}, ...]}``,
+one per input document, in order) or, with ``--format conll``, IOB2 syllable tokens, one sentence per block
+with ``# sent_id = <doc>-<sentence>`` and ``# text = `` comments. The output is written to a temporary file
+and renamed at the end, and an existing output is only replaced with ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["main", "read_documents"]
+
+# Documents handed to one predict() call: enough sentences to fill sorted batches, few enough to keep the
+# progress bar moving and memory flat on large inputs.
+CHUNK_DOCUMENTS = 512
+
+
+class InputError(ValueError):
+    """An input file that cannot be read; the message names the file and line."""
+
+
+def _looks_like_jsonl(path: Path) -> bool:
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        return True
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    first = json.loads(line)
+                except ValueError:
+                    return False
+                return isinstance(first, dict) and "text" in first
+    return False
+
+
+def read_documents(path: str | os.PathLike, input_format: str = "auto") -> Iterator[dict[str, Any]]:
+    """Yield one record per document of ``path``: ``{"text": ...}`` plus, for JSON lines, the other fields.
+
+    ``input_format``: ``text`` (one document per line, empty lines kept as empty documents so output lines
+    match input lines), ``jsonl`` (objects with a string ``text``), or ``auto`` (``jsonl`` for a
+    ``.jsonl``/``.ndjson`` file or one whose first line is such an object, else ``text``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    jsonl = input_format == "jsonl" or (input_format == "auto" and _looks_like_jsonl(path))
+    # newline="" keeps \u2028 and friends inside a document: only \n, \r\n and \r end a line.
+    with path.open(encoding="utf-8", newline="") as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.rstrip("\r\n")
+            if not jsonl:
+                yield {"text": line}
+                continue
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as error:
+                raise InputError(f"{path}:{number}: not JSON ({error})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise InputError(f'{path}:{number}: expected a JSON object with a string "text" field')
+            yield record
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def _write_jsonl(handle: TextIO, records: list[dict[str, Any]], results: list) -> None:
+    for record, entities in zip(records, results):
+        out = dict(record)
+        out["entities"] = [entity.to_dict() for entity in entities]
+        handle.write(json.dumps(out, ensure_ascii=False) + "\n")
+
+
+def _write_conll(handle: TextIO, records: list[dict[str, Any]], results: list, first_number: int) -> None:
+    from .corpus import Sentence, format_conll
+
+    for number, (record, sentences) in enumerate(zip(records, results), start=first_number):
+        doc_id = str(record.get("id", number))
+        blocks = [
+            Sentence(
+                tuple(token.text for token in s.tokens),
+                s.tags,
+                f"{doc_id}-{k}",
+                # A comment line must stay one line: odd whitespace inside a sentence becomes a space.
+                " ".join(record["text"][s.start : s.end].split()),
+            )
+            for k, s in enumerate(sentences, start=1)
+        ]
+        if blocks:
+            handle.write(format_conll(blocks) + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Predict every document of ``args.input`` and write ``args.output``; returns the exit status."""
+    from tqdm import tqdm
+
+    from .inference import NerTagger
+
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        raise FileExistsError(f"{output}: exists; pass --overwrite to replace it")
+    if not Path(args.input).is_file():
+        raise InputError(f"{args.input}: no such file")
+    documents = read_documents(args.input, args.input_format)
+    total = _count_lines(Path(args.input))
+    tagger = NerTagger.from_pretrained(args.model, device=args.device, quantize=args.quantize)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle, tqdm(
+            total=total, unit="doc", desc="predict", disable=args.quiet
+        ) as bar:
+            done = 0
+            while True:
+                chunk = [record for _, record in zip(range(CHUNK_DOCUMENTS), documents)]
+                if not chunk:
+                    break
+                texts = [record["text"] for record in chunk]
+                if args.format == "conll":
+                    _write_conll(handle, chunk, tagger.predict_tags(texts, batch_size=args.batch_size), done + 1)
+                else:
+                    _write_jsonl(handle, chunk, tagger.predict(texts, batch_size=args.batch_size))
+                done += len(chunk)
+                bar.update(len(chunk))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; the output should not be
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m vietner.predict``."""
+    parser = argparse.ArgumentParser(
+        prog="vietner-predict", description="Tag named entities in raw Vietnamese text with a trained vietner model."
+    )
+    parser.add_argument("--model", required=True, help="model directory written by train.py")
+    parser.add_argument("--input", required=True, help="plain text (one document per line) or JSON lines with 'text'")
+    parser.add_argument("--output", required=True, help="file to write (JSON lines, or CoNLL with --format conll)")
+    parser.add_argument("--format", choices=("jsonl", "conll"), default="jsonl", help="output format (default jsonl)")
+    parser.add_argument("--input-format", choices=("auto", "text", "jsonl"), default="auto")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default 32)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    parser.add_argument("--quantize", choices=("dynamic-int8",), default=None, help="int8 Linear layers (CPU)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; errors are one line on stderr and exit status 1."""
+    args = build_parser().parse_args(argv)
+    if args.batch_size < 1:
+        print("error: --batch-size must be positive", file=sys.stderr)
+        return 2
+    try:
+        return run(args)
+    except (InputError, FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

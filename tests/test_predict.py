@@ -1,0 +1,122 @@
+import json
+import os
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+from inference_fixtures import SYLLABLES, random_model, save_model_dir, write_tokenizer
+
+from vietner import NerTagger
+from vietner.corpus import read_conll
+from vietner.predict import main
+
+DOCUMENTS = [
+    "Sáng 7/9, Bí thư Thành ủy Hà Nội Đinh Tiến Dũng tiếp bà Kang Kum-Sil tại Việt Nam. Ông Nguyễn Văn An đến.",
+    "",
+    unicodedata.normalize("NFD", "Hà Nội\u00a0và\ttỉnh Gyeonggi, Hàn Quốc: hợp tác phát triển 2,34 tỷ USD"),
+    "   ",
+    "Seoul 😀 https://vnexpress.net/x.html 서울",
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    tokenizer = write_tokenizer(SYLLABLES + ["Hà_Nội", "Việt_Nam"], tmp_path_factory.mktemp("tokenizer"))
+    return save_model_dir(tmp_path_factory.mktemp("model"), random_model(tokenizer), tokenizer)
+
+
+@pytest.fixture(scope="module")
+def tagger(model_dir):
+    return NerTagger.from_pretrained(model_dir)
+
+
+def write_text(path: Path, documents: list[str]) -> Path:
+    path.write_text("".join(d + "\n" for d in documents), encoding="utf-8")
+    return path
+
+
+def test_text_to_jsonl_round_trip(tmp_path, model_dir, tagger):
+    source = write_text(tmp_path / "in.txt", DOCUMENTS)
+    output = tmp_path / "out" / "entities.jsonl"
+    assert main(["--model", str(model_dir), "--input", str(source), "--output", str(output), "--quiet"]) == 0
+    records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert [r["text"] for r in records] == DOCUMENTS  # one record per input line, the text as given
+    expected = tagger.predict(DOCUMENTS)
+    assert [r["entities"] for r in records] == [[e.to_dict() for e in entities] for entities in expected]
+    for record in records:
+        for entity in record["entities"]:
+            assert record["text"][entity["start"] : entity["end"]] == entity["text"]
+    assert any(r["entities"] for r in records)
+    assert not [p for p in output.parent.iterdir() if p.name != output.name]  # no temporary file left behind
+
+
+def test_jsonl_input_keeps_fields_and_batch_size(tmp_path, model_dir, tagger):
+    source = tmp_path / "in.jsonl"
+    lines = [json.dumps({"id": f"d{i}", "text": d}, ensure_ascii=False) + "\n" for i, d in enumerate(DOCUMENTS)]
+    source.write_text("".join(lines), encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    assert main(["--model", str(model_dir), "--input", str(source), "--output", str(output), "--batch-size", "2", "--quiet"]) == 0
+    records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in records] == [f"d{i}" for i in range(len(DOCUMENTS))]
+    assert [[(e["start"], e["end"], e["label"]) for e in r["entities"]] for r in records] == [
+        [(e.start, e.end, e.label) for e in entities] for entities in tagger.predict(DOCUMENTS)
+    ]
+
+
+def test_conll_output_is_readable_iob2(tmp_path, model_dir, tagger):
+    source = write_text(tmp_path / "in.txt", DOCUMENTS)
+    output = tmp_path / "out.conll"
+    assert main(["--model", str(model_dir), "--input", str(source), "--output", str(output), "--format", "conll", "--quiet"]) == 0
+    sentences = read_conll(output)
+    tagged = [s for document in tagger.predict_tags(DOCUMENTS) for s in document]
+    assert [s.tokens for s in sentences] == [tuple(t.text for t in s.tokens) for s in tagged]
+    assert [s.tags for s in sentences] == [s.tags for s in tagged]
+    assert sentences[0].sent_id == "1-1" and sentences[-1].sent_id.startswith("5-")
+    # Valid IOB2 spelling exactly the entities predict() returns for the same documents.
+    assert sum(tag.startswith("B-") for s in sentences for tag in s.tags) == sum(map(len, tagger.predict(DOCUMENTS)))
+
+
+def test_existing_output_is_kept_without_overwrite(tmp_path, model_dir, capsys):
+    source = write_text(tmp_path / "in.txt", DOCUMENTS[:1])
+    output = tmp_path / "out.jsonl"
+    output.write_text("precious\n")
+    assert main(["--model", str(model_dir), "--input", str(source), "--output", str(output), "--quiet"]) == 1
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert output.read_text() == "precious\n"
+    assert main(["--model", str(model_dir), "--input", str(source), "--output", str(output), "--overwrite", "--quiet"]) == 0
+    assert json.loads(output.read_text(encoding="utf-8"))["text"] == DOCUMENTS[0]
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, model_dir, capsys):
+    output = tmp_path / "out.jsonl"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "Hà Nội"}\n{"txt": 1}\n', encoding="utf-8")
+    assert main(["--model", str(model_dir), "--input", str(bad), "--output", str(output), "--quiet"]) == 1
+    assert f"{bad}:2:" in capsys.readouterr().err
+    assert not output.exists()
+    assert main(["--model", str(tmp_path / "nope"), "--input", str(bad), "--output", str(output)]) == 1
+    assert "no such model directory" in capsys.readouterr().err
+    assert main(["--model", str(model_dir), "--input", str(tmp_path / "missing.txt"), "--output", str(output)]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_module_runs_as_a_command(tmp_path, model_dir):
+    source = write_text(tmp_path / "in.txt", DOCUMENTS[:1])
+    output = tmp_path / "out.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "vietner.predict", "--model", str(model_dir), "--input", str(source), "--output", str(output)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONIOENCODING": "utf-8"}, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "doc" in result.stderr  # the progress bar
+    assert json.loads(output.read_text(encoding="utf-8"))["entities"]
+
+
+def test_plain_text_lines_are_documents(tmp_path):
+    from vietner.predict import read_documents
+
+    source = tmp_path / "in.txt"
+    source.write_bytes("Hà Nội\u2028vẫn một dòng\r\n\r\n{not json}\nlast".encode())
+    assert [r["text"] for r in read_documents(source)] == ["Hà Nội\u2028vẫn một dòng", "", "{not json}", "last"]
