@@ -1,4 +1,4 @@
-"""Entity-level scores with seqeval: precision, recall, F1 and support, overall (micro) and per type.
+"""Entity-level scores with seqeval: precision, recall, F1 and support, overall and per type.
 
 Two modes are reported side by side. ``strict`` is seqeval's IOB2 strict mode: an entity counts only if its
 tags form a valid IOB2 span (``B-X I-X ...``) with the gold boundaries and type. ``default`` is seqeval's
@@ -11,45 +11,76 @@ from collections.abc import Sequence
 from typing import Any
 
 from seqeval.metrics import classification_report
-from seqeval.scheme import IOB2
+from seqeval.metrics.sequence_labeling import get_entities
+from seqeval.scheme import IOB2, Entities
 
-__all__ = ["MODES", "entity_scores", "score_modes", "f1"]
+__all__ = ["MODES", "AVERAGES", "EntitySpan", "check_lengths", "extract_entities", "score_report", "entity_scores", "score_modes", "f1"]
 
 MODES = ("strict", "default")
+AVERAGES = ("micro avg", "macro avg", "weighted avg")
 Scores = dict[str, Any]
+# An entity inside one sentence: (type, start, end) with token indices, ``end`` exclusive.
+EntitySpan = tuple[str, int, int]
 
 
-def _rounded(row: dict[str, float]) -> dict[str, float | int]:
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+
+
+def check_lengths(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> None:
+    """Raise ``ValueError`` naming the first sentence whose gold and predicted tags differ in length."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold sentences but {len(pred)} predicted")
+    for i, (g, p) in enumerate(zip(gold, pred)):
+        if len(g) != len(p):
+            raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
+
+
+def extract_entities(tags: Sequence[str], mode: str = "strict") -> set[EntitySpan]:
+    """The entities of one sentence's tags as seqeval reads them in ``mode``: ``{(type, start, end)}``, end exclusive."""
+    _check_mode(mode)
+    if mode == "strict":
+        return {(e.tag, e.start, e.end) for e in Entities([list(tags)], IOB2).entities[0]}
+    return {(label, start, end + 1) for label, start, end in get_entities(list(tags))}
+
+
+def score_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "strict") -> dict[str, Scores]:
+    """seqeval's classification report as a dict: ``{TYPE | "micro avg" | "macro avg" | "weighted avg":
+    {precision, recall, f1, support}}``; ``support`` counts gold entities.
+
+    ``mode="strict"`` is seqeval's ``mode="strict", scheme=IOB2``; ``mode="default"`` is its default mode.
+    Undefined ratios (no predictions, no gold) count as 0, as seqeval's ``zero_division=0``.
+    """
+    _check_mode(mode)
+    check_lengths(gold, pred)
+    # seqeval concatenates with ``seq + ['O']``, which fails on tuples.
+    gold, pred = [list(tags) for tags in gold], [list(tags) for tags in pred]
+    if not any(extract_entities(tags, mode) for tags in gold + pred):
+        # seqeval cannot build a report with no entity at all (it takes the max of no names).
+        return {name: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0} for name in AVERAGES}
+    options = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}
+    raw = classification_report(gold, pred, output_dict=True, zero_division=0, **options)
     return {
-        "precision": float(row["precision"]),
-        "recall": float(row["recall"]),
-        "f1": float(row["f1-score"]),
-        "support": int(row["support"]),
+        name: {
+            "precision": float(row["precision"]),
+            "recall": float(row["recall"]),
+            "f1": float(row["f1-score"]),
+            "support": int(row["support"]),
+        }
+        for name, row in raw.items()
     }
 
 
 def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "strict") -> Scores:
     """Return ``{"overall": {...}, "per_type": {TYPE: {...}}}`` with precision, recall, f1 and support.
 
-    ``gold`` and ``pred`` are IOB2 tag sequences, one per sentence, of equal lengths. ``overall`` is the
-    micro average over entities; ``support`` counts gold entities. Types that occur only in predictions are
-    listed with support 0.
+    ``overall`` is the micro average over entities. Types that occur only in predictions are listed with
+    support 0.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if len(gold) != len(pred):
-        raise ValueError(f"{len(gold)} gold sentences but {len(pred)} predicted")
-    for i, (g, p) in enumerate(zip(gold, pred)):
-        if len(g) != len(p):
-            raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
-    gold_lists, pred_lists = [list(g) for g in gold], [list(p) for p in pred]
-    if not any(tag != "O" for tags in gold_lists + pred_lists for tag in tags):
-        # seqeval's report is undefined without any entity; nothing was found and nothing was missed.
-        return {"overall": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}, "per_type": {}}
-    options = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}
-    report = classification_report(gold_lists, pred_lists, output_dict=True, zero_division=0, **options)
-    per_type = {name: _rounded(row) for name, row in report.items() if not name.endswith(" avg")}
-    return {"overall": _rounded(report["micro avg"]), "per_type": dict(sorted(per_type.items()))}
+    report = score_report(gold, pred, mode)
+    per_type = {name: row for name, row in report.items() if name not in AVERAGES}
+    return {"overall": report["micro avg"], "per_type": dict(sorted(per_type.items()))}
 
 
 def score_modes(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, Scores]:
