@@ -76,3 +76,10 @@ def test_no_gold_entity_lost_on_real_segmentation(underthesea):
             tags[i] = "I-" + label
     spans = split_at_entity_boundaries(underthesea.words(syllables), tags)
     assert syllable_tags(spans, word_tags(spans, tags)) == tags
+
+
+def test_underscore_inside_a_syllable_keeps_alignment(underthesea, caplog):
+    syllables = ["bởi", "bngoc_022", "Hà", "Nội"]
+    spans = underthesea.words(syllables)
+    assert "does not align" not in caplog.text
+    assert [join_word(syllables[a:b]) for a, b in spans][-1] == "Hà_Nội"

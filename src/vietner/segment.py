@@ -70,7 +70,9 @@ def _spans_from_pieces(syllables: Sequence[str], pieces: Sequence[str]) -> WordS
     "Hòa"); only positions are compared, and a word boundary is kept only where it falls on a syllable
     boundary, so each syllable lands in exactly one word.
     """
-    lengths = [len(s) for s in syllables]
+    # Segmenters join a word's syllables with "_" (pyvi, VnCoreNLP), so underscores are ignored on both
+    # sides: a syllable that has its own ("bngoc_022") must not throw the alignment off.
+    lengths = [len(s.replace("_", "")) for s in syllables]
     if sum(lengths) != sum(len(p.replace(" ", "").replace("_", "")) for p in pieces):
         # The segmenter changed the text's length: no safe alignment, so each syllable is its own word.
         logger.warning("segmenter output does not align with %d syllables; using syllables as words", len(syllables))
