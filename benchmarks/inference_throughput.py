@@ -51,10 +51,10 @@ def _articles() -> list[str]:
 def build_model_dir(directory: Path) -> Path:
     """Write PhoBERT-base at random init, with a BPE vocabulary learned from the raw articles, to ``directory``."""
     import torch
-    from transformers import RobertaConfig, RobertaForTokenClassification
+    from transformers import RobertaForTokenClassification
 
     from vietner.config import ScratchConfig
-    from vietner.modeling import ModelSettings, NerModel, save_model_dir, scratch_tokenizer
+    from vietner.modeling import ModelSettings, NerModel, phobert_base_config, save_model_dir, scratch_tokenizer
     from vietner.segment import get_segmenter, join_word
     from vietner.text import split_sentences, tokenize
 
@@ -66,22 +66,7 @@ def build_model_dir(directory: Path) -> Path:
             words.extend(join_word(syllables[a:b]) for a, b in segmenter.words(syllables))
     tokenizer = scratch_tokenizer(words, directory / "tokenizer", ScratchConfig(bpe_vocab_size=20000, bpe_min_frequency=1))
     labels = ["O"] + [f"{p}-{t}" for t in ("PER", "ORG", "LOC", "MONEY", "DATE") for p in ("B", "I")]
-    config = RobertaConfig(  # vinai/phobert-base's config.json
-        vocab_size=64001,
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=3072,
-        max_position_embeddings=258,
-        type_vocab_size=1,
-        layer_norm_eps=1e-5,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        tokenizer_class="PhobertTokenizer",
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-    )
+    config = phobert_base_config(labels)
     torch.manual_seed(0)
     model = NerModel(RobertaForTokenClassification(config))
     settings = ModelSettings(

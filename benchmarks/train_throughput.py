@@ -39,7 +39,7 @@ from transformers import DataCollatorForTokenClassification, RobertaConfig, Robe
 
 from vietner.config import ScratchConfig, load_config
 from vietner.corpus import read_conll, to_dataset
-from vietner.modeling import NerModel, scratch_tokenizer
+from vietner.modeling import NerModel, phobert_base_config, scratch_tokenizer
 from vietner.segment import get_segmenter
 from vietner.training import (
     encode_split,
@@ -53,22 +53,10 @@ from vietner.training import (
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def phobert_base_config(num_labels: int, small: bool = False) -> RobertaConfig:
-    """PhoBERT-base's architecture (vinai/phobert-base config.json), or a tiny one for smoke runs."""
-    sizes = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
-    if small:
-        sizes = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
-    return RobertaConfig(
-        vocab_size=64001,
-        max_position_embeddings=258,
-        type_vocab_size=1,
-        layer_norm_eps=1e-5,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        num_labels=num_labels,
-        **sizes,
-    )
+def benchmark_config(labels: list[str], small: bool = False) -> RobertaConfig:
+    """PhoBERT-base's architecture, or a tiny one for smoke runs."""
+    small_sizes = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
+    return phobert_base_config(labels, **(small_sizes if small else {}))
 
 
 def reference_epoch(accelerator: Accelerator, model, loader, optimizer, scheduler) -> dict[str, float]:
@@ -121,10 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     encoded = encode_split(words, tokenizer, labels, config.data, overlap=0)
 
     set_seed(args.seed)
-    initial = RobertaForTokenClassification(phobert_base_config(len(labels), args.small)).state_dict()
+    initial = RobertaForTokenClassification(benchmark_config(labels, args.small)).state_dict()
 
     def fresh_model() -> RobertaForTokenClassification:
-        model = RobertaForTokenClassification(phobert_base_config(len(labels), args.small))
+        model = RobertaForTokenClassification(benchmark_config(labels, args.small))
         model.load_state_dict(copy.deepcopy(initial))
         return model
 

@@ -186,30 +186,24 @@ def _classify(gold_entities: set[EntitySpan], pred_entities: set[EntitySpan]) ->
     (no prediction with its span, but one overlaps it) or ``missed``. A predicted entity is ``correct``,
     ``type``, ``boundary`` or ``spurious`` (it overlaps no gold entity).
     """
-    gold_by_span = {(s, e): label for label, s, e in gold_entities}
-    pred_by_span = {(s, e): label for label, s, e in pred_entities}
-    gold_fate, pred_fate = {}, {}
-    for entity in gold_entities:
+    return _fates(gold_entities, pred_entities, "missed"), _fates(pred_entities, gold_entities, "spurious")
+
+
+def _fates(entities: set[EntitySpan], others: set[EntitySpan], unmatched: str) -> dict[EntitySpan, str]:
+    # The same four-way reading from either side: gold against predictions, predictions against gold.
+    other_by_span = {(s, e): label for label, s, e in others}
+    fates = {}
+    for entity in entities:
         label, s, e = entity
-        if pred_by_span.get((s, e)) == label:
-            gold_fate[entity] = "correct"
-        elif (s, e) in pred_by_span:
-            gold_fate[entity] = "type"
-        elif any(_overlaps(entity, other) for other in pred_entities):
-            gold_fate[entity] = "boundary"
+        if other_by_span.get((s, e)) == label:
+            fates[entity] = "correct"
+        elif (s, e) in other_by_span:
+            fates[entity] = "type"
+        elif any(_overlaps(entity, other) for other in others):
+            fates[entity] = "boundary"
         else:
-            gold_fate[entity] = "missed"
-    for entity in pred_entities:
-        label, s, e = entity
-        if gold_by_span.get((s, e)) == label:
-            pred_fate[entity] = "correct"
-        elif (s, e) in gold_by_span:
-            pred_fate[entity] = "type"
-        elif any(_overlaps(entity, other) for other in gold_entities):
-            pred_fate[entity] = "boundary"
-        else:
-            pred_fate[entity] = "spurious"
-    return gold_fate, pred_fate
+            fates[entity] = unmatched
+    return fates
 
 
 def confusion(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "strict") -> dict[str, Any]:

@@ -49,6 +49,8 @@ __all__ = [
     "ModelLoadError",
     "ModelSettings",
     "NerModel",
+    "PHOBERT_BASE_SIZES",
+    "phobert_base_config",
     "learn_bpe",
     "write_phobert_vocabulary",
     "scratch_tokenizer",
@@ -290,6 +292,27 @@ class NerModel(nn.Module):
 
 def _label_maps(labels: Sequence[str]) -> dict[str, Any]:
     return {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
+
+
+# vinai/phobert-base's config.json: its architecture at random init needs no download (benchmarks).
+PHOBERT_BASE_SIZES = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
+
+
+def phobert_base_config(labels: Sequence[str], **sizes: int) -> RobertaConfig:
+    """Return PhoBERT-base's architecture (64,001-token vocabulary, 258 positions) labelled with ``labels``;
+    ``sizes`` override ``PHOBERT_BASE_SIZES`` (e.g. for a small smoke-test model)."""
+    return RobertaConfig(
+        vocab_size=64001,
+        max_position_embeddings=258,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        tokenizer_class="PhobertTokenizer",
+        **{**PHOBERT_BASE_SIZES, **sizes},
+        **_label_maps(labels),
+    )
 
 
 def _scratch_encoder(config: ModelConfig, labels: Sequence[str], tokenizer: PreTrainedTokenizerBase, max_length: int) -> PreTrainedModel:
