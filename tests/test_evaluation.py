@@ -525,3 +525,29 @@ def test_read_predictions_rejects_a_file_with_no_sentences(tmp_path):
     empty.write_text("\n\n", encoding="utf-8")
     with pytest.raises(CorpusFormatError, match="no sentences"):
         read_predictions(empty)
+
+
+def test_cli_scores_a_model_directory_through_the_raw_text_path(tmp_path, capsys):
+    # A context-free lookup model tags "Seoul" LOC and "Hà_Nội" LOC, nothing else: against this gold file
+    # it finds 3 of the 4 gold entities (it cannot know "Kang Kum-Sil") and predicts nothing spurious, so
+    # P = 1, R = 3/4, F1 = 2 * 3/4 / (1 + 3/4) = 6/7 in both modes.
+    from inference_fixtures import lookup_model, save_model_dir, write_tokenizer
+
+    tokenizer = write_tokenizer(["Seoul", "Hà_Nội", "Kang", "Kum-Sil", "đến", "và", "."], tmp_path / "tok")
+    model = lookup_model(tokenizer, {"Seoul": "B-LOC", "Hà_Nội": "B-LOC"}, max_length=32)
+    directory = save_model_dir(tmp_path / "model", model, tokenizer, segmenter="underthesea", max_length=32, overlap=8)
+    gold = [
+        sent("Kang/B-PER Kum-Sil/I-PER đến/O Seoul/B-LOC ./O", text="Kang Kum-Sil đến Seoul."),
+        sent("Hà/B-LOC Nội/I-LOC và/O Seoul/B-LOC ./O", text="Hà Nội và Seoul."),
+    ]
+    gold_file = tmp_path / "gold.conll"
+    write_conll(gold, gold_file)
+    output = tmp_path / "report.json"
+    assert main(["--model", str(directory), "--data", str(gold_file), "--output", str(output), "--bootstrap", "50"]) == 0
+    report = json.loads(output.read_text(encoding="utf-8"))
+    for mode in ("strict", "default"):
+        micro = report[mode]["micro avg"]
+        assert (micro["precision"], micro["recall"], micro["support"]) == (1.0, 0.75, 4)
+        assert micro["f1"] == pytest.approx(6 / 7)
+        assert report[mode]["PER"]["recall"] == 0.0 and report[mode]["LOC"]["f1"] == 1.0
+    assert "0.857" in capsys.readouterr().out

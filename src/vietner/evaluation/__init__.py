@@ -1,0 +1,96 @@
+"""Entity-level evaluation a reader can trust on a tiny corpus: seqeval reports, intervals, errors, baselines.
+
+Everything here scores *syllable-level IOB2 tag sequences* with seqeval, whatever produced them:
+
+- a trained model, run through the raw-text path users call (``NerTagger.predict`` on each sentence's
+  ``# text``; entity character spans are mapped back onto the gold syllables by their offsets);
+- a predictions file (CoNLL with gold and predicted columns) written by any other system;
+- two baselines: a dictionary of every entity string seen in training (longest match), and underthesea's
+  own ``ner()`` for PER/ORG/LOC.
+
+Reports put seqeval's IOB2 strict mode and its default (conlleval-compatible) mode side by side. With one
+test article the score is noisy, so a seeded bootstrap over sentences gives a 95% interval; the type
+confusion table and the error file show where the errors are. ``cross_validate`` runs leave-one-article-out
+training and reports per-fold and mean ± std F1.
+
+One module per concern: ``analysis`` (bootstrap, confusion, errors), ``taggers`` (the model through the
+raw-text path, the baselines), ``files`` (predictions files, gold articles), ``crossval``, ``report``
+(text and Markdown), ``plots`` (notebook helpers) and ``cli`` (``evaluate.py``).
+"""
+
+from __future__ import annotations
+
+from ..metrics import AVERAGES, MODES, extract_entities, score_report
+from .analysis import TYPES, bootstrap, confusion, errors, evaluate_tags
+from .cli import main
+from .crossval import Fold, cross_validate, folds, train_fold_with_script
+from .files import format_predictions, load_articles, load_split, read_predictions
+from .plots import (
+    plot_comparison,
+    plot_confusion,
+    plot_scores,
+    render_entities_html,
+    render_spans_html,
+)
+from .report import (
+    format_comparison,
+    format_confusion,
+    format_cross_validation,
+    format_errors,
+    format_report,
+    report_markdown,
+)
+from .taggers import (
+    UNDERTHESEA_LABELS,
+    UNDERTHESEA_TYPES,
+    DictionaryTagger,
+    ModelTagger,
+    Tagger,
+    UndertheseaTagger,
+    restrict_types,
+    score_system,
+    spans_to_tags,
+    token_offsets,
+)
+
+__all__ = [
+    "AVERAGES",
+    "MODES",
+    "TYPES",
+    "UNDERTHESEA_LABELS",
+    "UNDERTHESEA_TYPES",
+    "DictionaryTagger",
+    "Fold",
+    "ModelTagger",
+    "Tagger",
+    "UndertheseaTagger",
+    "bootstrap",
+    "confusion",
+    "cross_validate",
+    "errors",
+    "evaluate_tags",
+    "extract_entities",
+    "folds",
+    "format_comparison",
+    "format_confusion",
+    "format_cross_validation",
+    "format_errors",
+    "format_predictions",
+    "format_report",
+    "load_articles",
+    "load_split",
+    "main",
+    "plot_comparison",
+    "plot_confusion",
+    "plot_scores",
+    "read_predictions",
+    "render_entities_html",
+    "render_spans_html",
+    "report_markdown",
+    "restrict_types",
+    "score_report",
+    "score_system",
+    "spans_to_tags",
+    "token_offsets",
+    "train_fold_with_script",
+]

@@ -1,0 +1,159 @@
+"""The ``evaluate.py`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..corpus import (
+    CorpusFormatError,
+    atomic_write_text,
+    read_conll,
+)
+from .analysis import TYPES, evaluate_tags
+from .crossval import cross_validate, train_fold_with_script
+from .files import format_predictions, load_articles, load_split, read_predictions
+from .report import (
+    format_comparison,
+    format_confusion,
+    format_cross_validation,
+    format_errors,
+    format_report,
+    report_markdown,
+)
+from .taggers import (
+    UNDERTHESEA_TYPES,
+    DictionaryTagger,
+    ModelTagger,
+    UndertheseaTagger,
+    score_system,
+)
+
+
+def _derived(output: Path | None, suffix: str) -> Path | None:
+    return None if output is None else output.with_name(output.stem + suffix)
+
+
+def _write(path: Path | None, text: str, overwrite: bool) -> None:
+    if path is not None:
+        atomic_write_text(path, text, overwrite=overwrite)
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    if args.predictions:
+        sentences, pred = read_predictions(args.predictions)
+        source = f"predictions file {args.predictions}"
+    else:
+        sentences = read_conll(args.data) if args.data else load_split(args.split, args.data_dir, args.splits)
+        if not sentences:
+            raise CorpusFormatError(f"{args.data or args.split}: no sentences")
+        source = f"{args.data or f'split {args.split!r} of {args.data_dir}'}"
+        if args.model:
+            pred = ModelTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)(sentences)
+            source = f"model {args.model} on {source}"
+        else:
+            pred = None
+    systems: dict[str, dict[str, Any]] = {}
+    report: dict[str, Any] | None = None
+    if pred is not None:
+        report = evaluate_tags(sentences, pred, args.bootstrap, args.seed)
+        report["source"] = source
+        name = "model" if args.model else "predictions"
+        systems[name] = score_system(sentences, pred, TYPES, args.bootstrap, args.seed)
+        systems[f"{name} (PER/ORG/LOC)"] = score_system(sentences, pred, UNDERTHESEA_TYPES, args.bootstrap, args.seed)
+    for baseline in args.baselines:
+        if baseline == "dictionary":
+            train = read_conll(args.train) if args.train else load_split("train", args.data_dir, args.splits)
+            tags = DictionaryTagger.fit(train)(sentences)
+            systems["dictionary"] = score_system(sentences, tags, TYPES, args.bootstrap, args.seed)
+            systems["dictionary (PER/ORG/LOC)"] = score_system(sentences, tags, UNDERTHESEA_TYPES, args.bootstrap, args.seed)
+        elif baseline == "underthesea":
+            systems["underthesea ner()"] = score_system(sentences, UndertheseaTagger()(sentences), UNDERTHESEA_TYPES, args.bootstrap, args.seed)
+    if report is None and not systems:
+        raise SystemExit("error: nothing to score: give --model, --predictions or --baselines")
+    out = []
+    if report is not None:
+        out += [f"{len(sentences)} sentences; {source}", "", "Classification report (seqeval; both modes)", format_report(report), "",
+                "Type confusion (IOB2 strict; rows: gold, columns: predicted with the same span)", format_confusion(report["confusion"]), ""]
+    if systems:
+        out += ["Model and baselines (IOB2 strict; underthesea: PER/ORG/LOC against gold restricted to them)", format_comparison(systems), ""]
+    print("\n".join(out))
+    output = Path(args.output) if args.output else None
+    document = report or {"sentences": len(sentences), "source": source}
+    document["comparison"] = systems
+    if report is not None and args.output is None and args.errors is None:
+        print(f"{sum(len(r['errors']) for r in report['errors'])} errors; write them with --errors FILE or --output FILE", file=sys.stderr)
+    _write(output, json.dumps(document, ensure_ascii=False, indent=2) + "\n", args.overwrite)
+    if report is not None:
+        _write(Path(args.markdown) if args.markdown else _derived(output, ".md"), report_markdown(report), args.overwrite)
+        _write(Path(args.errors) if args.errors else _derived(output, ".errors.txt"), format_errors(report["errors"]), args.overwrite)
+        if args.model:
+            _write(_derived(output, ".predictions.conll"), format_predictions(sentences, pred), args.overwrite)
+    return 0
+
+
+def _cross_validate(args: argparse.Namespace) -> int:
+    if not args.config:
+        raise SystemExit("error: --cross-validate needs --config")
+    output_dir = Path(args.cv_dir or f"outputs/cv-{Path(args.config).stem}")
+    articles = load_articles(args.data_dir)
+    train = train_fold_with_script(args.config, args.data_dir, args.set)
+    result = cross_validate(articles, train, output_dir)
+    result["config"] = str(args.config)
+    table = format_cross_validation(result)
+    print(f"Leave-one-article-out cross-validation of {args.config} (IOB2 strict; std over folds, n-1)\n{table}")
+    _write(output_dir / "cross_validation.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n", True)
+    _write(output_dir / "cross_validation.md", format_cross_validation(result, markdown=True) + "\n", True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``evaluate.py``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="evaluate.py",
+        description="Score NER output with seqeval (IOB2 strict and default modes), with a bootstrap interval, "
+        "a type confusion table, an error file and baselines; or cross-validate a config leaving one article out.",
+    )
+    source = parser.add_argument_group("what to score")
+    source.add_argument("--model", help="model directory written by train.py (scored through NerTagger.predict)")
+    source.add_argument("--predictions", help="CoNLL file with TOKEN ... GOLD PRED columns; no model needed")
+    source.add_argument("--split", default="test", help="split of --splits to score (default: test)")
+    source.add_argument("--data", help="a gold CoNLL file to score instead of a split")
+    source.add_argument("--data-dir", default="data/annotated", help="folder of gold .conll articles (default: data/annotated)")
+    source.add_argument("--splits", default="data/splits.json", help="splits file (default: data/splits.json)")
+    source.add_argument("--train", help="gold CoNLL file the dictionary baseline learns from (default: the train split)")
+    source.add_argument("--baselines", nargs="*", choices=["dictionary", "underthesea"], default=None,
+                        help="baselines scored on the same sentences (default: both, except with --predictions; "
+                        "give the flag alone for none)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--output", help="JSON report; beside it REPORT.md, REPORT.errors.txt and (with --model) REPORT.predictions.conll")
+    out.add_argument("--markdown", help="Markdown report (default: beside --output)")
+    out.add_argument("--errors", help="error file listing every FP and FN with its sentence (default: beside --output)")
+    out.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    out.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    out.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    run = parser.add_argument_group("model")
+    run.add_argument("--batch-size", type=int, default=32)
+    run.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    cv = parser.add_argument_group("cross-validation")
+    cv.add_argument("--cross-validate", action="store_true", help="leave-one-article-out: train one model per article with train.py")
+    cv.add_argument("--config", help="training config for --cross-validate")
+    cv.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override passed to train.py (repeatable)")
+    cv.add_argument("--cv-dir", help="where folds are trained and the table written (default: outputs/cv-CONFIG)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.model and args.predictions:
+        parser.error("give --model or --predictions, not both")
+    if args.baselines is None:
+        # A predictions file may come from another corpus, with no training split to learn a dictionary from.
+        args.baselines = [] if args.predictions else ["dictionary", "underthesea"]
+    try:
+        return _cross_validate(args) if args.cross_validate else _evaluate(args)
+    except (CorpusFormatError, FileExistsError, FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
