@@ -4,6 +4,8 @@ import importlib.util
 import json
 import os
 import random
+import shutil
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -299,6 +301,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def launch_with_one_retry_on_hang(command, env, cwd, out, audit) -> subprocess.CompletedProcess:
+    # The run takes 10-20 s. Once in about ten full-suite runs the two-process launch hung until the
+    # timeout (cause not found; never reproduced in isolation), so a hang, and only a hang, is retried once
+    # from scratch; a run that finishes is judged as it is.
+    for attempt in (1, 2):
+        # Its own session, so a hung launch is killed with all its worker processes, not just the launcher.
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
+        try:
+            stdout, stderr = process.communicate(timeout=120)
+            return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            if attempt == 2:
+                raise
+            shutil.rmtree(out, ignore_errors=True)
+            audit.unlink(missing_ok=True)
+    raise AssertionError("unreachable")
+
+
 def test_two_processes_score_each_dev_sentence_once_and_one_writes(tmp_path):
     # 48 dev sentences over 2 processes x 5 per batch: the last round is padded with duplicates, which
     # gather_for_metrics must drop.
@@ -323,7 +345,7 @@ def test_two_processes_score_each_dev_sentence_once_and_one_writes(tmp_path):
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
         str(ROOT / "train.py"), *tiny_args(files, out, "data.segmenter=none", "train.epochs=2", "train.max_steps=3"),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    result = launch_with_one_retry_on_hang(command, env, tmp_path, out, audit)
     assert result.returncode == 0, result.stderr[-3000:]
 
     metrics = json.loads((out / "metrics.json").read_text())
