@@ -32,6 +32,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from .corpus import iob1_to_iob2
 from .encoding import Window, WordPieces, encode_window, windows
+from .metrics import score_modes
 from .segment import Segmenter, get_segmenter, join_word, syllable_tags
 from .text import Span, split_sentences, tokenize
 
@@ -439,9 +440,6 @@ def evaluate_raw(
     returns) and ``f1_strict`` in IOB2 strict mode. Sentences whose raw text does not re-tokenize into the
     gold tokens are counted in ``token_mismatches`` and scored as all-``O``.
     """
-    from seqeval.metrics import f1_score, precision_score, recall_score
-    from seqeval.scheme import IOB2
-
     texts = [sentence.text for sentence in sentences]
     if any(not text for text in texts):
         raise ValueError("every sentence needs its raw text (the '# text = ' line) to be scored through raw text")
@@ -457,11 +455,13 @@ def evaluate_raw(
             tags = ["O"] * len(sentence.tokens)
         gold_tags.append(list(sentence.tags))
         predicted_tags.append(tags)
+    scores = score_modes(gold_tags, predicted_tags)
+    default = scores["default"]["overall"]
     return {
         "sentences": len(sentences),
         "token_mismatches": mismatches,
-        "precision": precision_score(gold_tags, predicted_tags),
-        "recall": recall_score(gold_tags, predicted_tags),
-        "f1": f1_score(gold_tags, predicted_tags),
-        "f1_strict": f1_score(gold_tags, predicted_tags, mode="strict", scheme=IOB2),
+        "precision": default["precision"],
+        "recall": default["recall"],
+        "f1": default["f1"],
+        "f1_strict": scores["strict"]["overall"]["f1"],
     }
