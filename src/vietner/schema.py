@@ -1,0 +1,86 @@
+"""What the data means, in one place: the entity types, label lists, IOB tag rules and the text's Unicode form.
+
+Every other module takes these from here. Label sets are always derived from the data and model at hand
+(a user's corpus may have ten types, or three); ``DEFAULT_TYPES`` is only the project corpus's set, used
+where its annotation rules apply (its validator, its data card, its markup).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "DEFAULT_TYPES",
+    "nfc",
+    "entity_type",
+    "labels_for",
+    "label_list",
+    "types_of",
+    "iob1_to_iob2",
+    "iob2_problem",
+    "check_labels",
+]
+
+# The project corpus's five types (data/GUIDELINES.md), in the order its tables list them.
+DEFAULT_TYPES = ("PER", "ORG", "LOC", "MONEY", "DATE")
+
+
+def nfc(text: str) -> str:
+    """Return ``text`` in Unicode NFC, the form the gold data, the segmenters and the vocabularies use."""
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def entity_type(tag: str) -> str | None:
+    """Return the type of an IOB tag (``B-LOC`` -> ``LOC``), or None for ``O`` and anything else."""
+    return tag[2:] if tag[:2] in ("B-", "I-") and len(tag) > 2 else None
+
+
+def labels_for(types: Iterable[str]) -> list[str]:
+    """Return the label list of ``types``: ``O``, then ``B-``/``I-`` of each type in sorted order."""
+    return ["O"] + [f"{prefix}{t}" for t in sorted(set(types)) for prefix in ("B-", "I-")]
+
+
+def types_of(tags: Iterable[str]) -> list[str]:
+    """Return the entity types named by ``tags`` (labels or tags of any sentences), in the order of
+    ``DEFAULT_TYPES`` first and then alphabetically."""
+    found = {t for t in map(entity_type, tags) if t}
+    return [t for t in DEFAULT_TYPES if t in found] + sorted(found - set(DEFAULT_TYPES))
+
+
+def label_list(sentences_tags: Iterable[Sequence[str]]) -> list[str]:
+    """Return the labels of the types occurring in ``sentences_tags`` (see :func:`labels_for`)."""
+    return labels_for(t for tags in sentences_tags for t in map(entity_type, tags) if t)
+
+
+def iob1_to_iob2(tags: Sequence[str]) -> list[str]:
+    """Return ``tags`` with every entity opened by ``B-``: an ``I-X`` that does not continue an ``X`` becomes
+    ``B-X``. This is how IOB1 files are read, and how a model's stray ``I-`` is read (seqeval's default
+    mode, ``predict()``): the entities stay the same, the tags become valid IOB2."""
+    out = []
+    previous = "O"
+    for tag in tags:
+        if tag.startswith("I-") and (previous == "O" or previous[2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+        out.append(tag)
+        previous = tag
+    return out
+
+
+def iob2_problem(tag: str, previous: str) -> str | None:
+    """Return what is wrong with ``tag`` after ``previous`` in an IOB2 sequence, or None when it is valid.
+
+    Valid tags are ``O``, ``B-TYPE`` and ``I-TYPE``; an ``I-TYPE`` must follow ``B-TYPE`` or ``I-TYPE``.
+    """
+    if tag != "O" and (tag[:2] not in ("B-", "I-") or len(tag) < 3 or any(c.isspace() for c in tag)):
+        return f"tag {tag!r} is not O, B-TYPE or I-TYPE"
+    if tag.startswith("I-") and previous[2:] != tag[2:]:
+        return f"{tag} follows {previous}, not B-{tag[2:]} or I-{tag[2:]} (broken IOB2)"
+    return None
+
+
+def check_labels(labels: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless ``labels`` is an IOB2 label list: ``O`` and ``B-``/``I-`` labels."""
+    for label in labels:
+        if label != "O" and entity_type(label) is None:
+            raise ValueError(f"label {label!r} is not IOB2 (O, B-TYPE, I-TYPE)")
