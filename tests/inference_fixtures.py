@@ -100,13 +100,13 @@ def save_model_dir(
     crf: torch.nn.Module | None = None,
 ) -> Path:
     """Save ``model`` (and a CRF head) with modeling.save_model_dir, as train.py does, with these settings."""
+    from vietner.config import Preprocessing
     from vietner.modeling import ModelSettings, NerModel
     from vietner.modeling import save_model_dir as save
 
     wrapped = NerModel(model, "softmax" if crf is None else "crf")
     if crf is not None:
         wrapped.crf.load_state_dict(crf.state_dict())
-    settings = ModelSettings(
-        labels=LABELS, segmenter=segmenter, max_length=max_length, window_overlap=overlap, head=wrapped.head
-    )
+    preprocessing = Preprocessing(segmenter, max_length, overlap, max_pieces_per_word=min(32, max_length - 2))
+    settings = ModelSettings(labels=LABELS, preprocessing=preprocessing, head=wrapped.head)
     return save(directory, wrapped, tokenizer, settings)

@@ -14,8 +14,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["IGNORE_INDEX", "Window", "WordPieces", "windows", "encode_window"]
+from .config import Preprocessing
+from .schema import nfc
+from .segment import Segmenter, WordSpans, get_segmenter, join_word, split_at_entity_boundaries
+
+__all__ = ["IGNORE_INDEX", "Window", "WordPieces", "windows", "encode_window", "Preprocessor"]
 
 IGNORE_INDEX = -100
 logger = logging.getLogger(__name__)
@@ -36,7 +41,9 @@ class WordPieces:
         for word in words:
             ids = self._cache.get(word)
             if ids is None:
-                ids = self.tokenizer.convert_tokens_to_ids(self.tokenizer.tokenize(word)) or [self.tokenizer.unk_token_id]
+                # split_special_tokens: "<pad>" written in a text is text, never the control id it names.
+                pieces = self.tokenizer.tokenize(word, split_special_tokens=True)
+                ids = self.tokenizer.convert_tokens_to_ids(pieces) or [self.tokenizer.unk_token_id]
                 if len(ids) > self.max_pieces_per_word:
                     # Only the first subword carries the label, so dropping a very long word's tail (a URL)
                     # loses no label and keeps windows from being eaten by one token.
@@ -125,3 +132,50 @@ def encode_window(
     if labels is not None:
         encoded["labels"] = label_ids
     return encoded
+
+
+class Preprocessor:
+    """A sentence's syllables -> words (the segmenter) -> subwords -> windows, as ``settings`` say.
+
+    The one preprocessing path: training, scoring and ``NerTagger`` all go through it, so a model always
+    sees its inputs made the same way. ``tokenizer`` may be set later (the scratch model learns its
+    vocabulary from the words first).
+    """
+
+    def __init__(self, tokenizer: Any, settings: Preprocessing, segmenter: Segmenter | None = None) -> None:
+        self.settings = settings
+        self.segmenter = segmenter if segmenter is not None else get_segmenter(settings.segmenter)
+        self.tokenizer = tokenizer
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self.pieces = WordPieces(tokenizer, max_pieces_per_word=self.settings.max_pieces_per_word) if tokenizer else None
+
+    def words(self, syllables: Sequence[str], gold: Sequence[str] | None = None) -> WordSpans:
+        """Return the word spans of ``syllables``; with ``gold`` tags (training), a word that crosses a gold
+        entity boundary is split there, so no gold entity is lost."""
+        spans = self.segmenter.words([nfc(s) for s in syllables]) if syllables else []
+        return split_at_entity_boundaries(spans, gold) if gold is not None else spans
+
+    def word_strings(self, syllables: Sequence[str], spans: WordSpans) -> list[str]:
+        """Return the words as the tokenizer reads them ("Hà_Nội")."""
+        return [join_word(syllables[a:b]) for a, b in spans]
+
+    def encode(
+        self, syllables: Sequence[str], spans: WordSpans, word_labels: Sequence[int] | None = None
+    ) -> list[tuple[Window, dict[str, list[int]]]]:
+        """Return the windows of a segmented sentence with their encodings (see :func:`encode_window`)."""
+        if self.pieces is None:
+            raise ValueError("Preprocessor.encode needs a tokenizer")
+        pieces = self.pieces(self.word_strings(syllables, spans))
+        max_pieces = self.settings.max_length - 2
+        out = []
+        for window in windows([len(p) for p in pieces], max_pieces, self.settings.window_overlap):
+            encoded = encode_window(pieces, window, self.tokenizer.bos_token_id, self.tokenizer.eos_token_id, word_labels)
+            out.append((window, encoded))
+        return out

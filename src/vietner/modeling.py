@@ -39,7 +39,7 @@ from transformers import (
 from transformers.modeling_outputs import TokenClassifierOutput
 
 from . import __version__
-from .config import ModelConfig, ScratchConfig
+from .config import ModelConfig, Preprocessing, ScratchConfig
 from .encoding import IGNORE_INDEX
 
 __all__ = [
@@ -60,7 +60,7 @@ __all__ = [
     "load_model_dir",
     "replace_dir",
     "LoadedModel",
-    "word_positions",
+    "sentence_words",
 ]
 
 SETTINGS_FILE = "vietner.json"
@@ -77,23 +77,18 @@ class ModelLoadError(OSError):
 
 @dataclass
 class ModelSettings:
-    """What a model directory needs besides the transformers files: the preprocessing it was trained with.
+    """What a model directory needs besides the transformers files: its labels and head, and the
+    preprocessing it was trained with (the ``data`` section's preprocessing keys).
 
-    Written to ``vietner.json``; inference reads it so a model is always served with its own segmenter and
-    window settings.
+    Written to ``vietner.json``; inference reads it so a model is always served as it was trained.
     """
 
     labels: list[str]
-    segmenter: str = "underthesea"
-    # Tokens per model input, <s> and </s> included (PhoBERT: 256).
-    max_length: int = 256
-    # Subwords of context shared by consecutive windows at inference.
-    window_overlap: int = 64
-    max_pieces_per_word: int = 32
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
     head: str = "softmax"
     base_model: str | None = None
     vietner_version: str = __version__
-    format_version: int = 1
+    format_version: int = 2
 
     def to_json(self) -> str:
         """Return the settings as the text of ``vietner.json``."""
@@ -101,10 +96,14 @@ class ModelSettings:
 
     @classmethod
     def from_json(cls, text: str) -> ModelSettings:
-        """Read settings from the text of ``vietner.json`` (unknown keys from newer versions are ignored)."""
+        """Read settings from the text of ``vietner.json``: this format, or version 1's flat keys; unknown keys
+        from newer versions are ignored."""
         values = json.loads(text)
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
+        if not isinstance(values, dict) or not isinstance(values.get("labels"), list):
+            raise ValueError("not a vietner.json: no list of labels")
+        preprocessing = Preprocessing.of(values.get("preprocessing", values))
+        known = {f.name for f in fields(cls)} - {"preprocessing", "format_version"}
+        return cls(preprocessing=preprocessing, **{key: value for key, value in values.items() if key in known})
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -205,32 +204,38 @@ def pretrained_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
 # The model.
 
 
-def word_positions(word_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(index, mask)``: per row, the positions of the words marked in ``word_mask``, left-packed.
+def sentence_words(
+    values: torch.Tensor, word_mask: torch.Tensor, sentence: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Regroup per-window values at the marked word positions into whole sentences.
 
-    ``index[b, k]`` is the position of row ``b``'s ``k``-th word (rows with fewer words are padded with
-    position 0), and ``mask[b, k]`` says whether it is a real word.
+    ``values`` is ``(windows, positions, ...)``; ``word_mask`` marks each window's core words (first
+    subwords); ``sentence`` gives each window's sentence, rows of one sentence consecutive and in window
+    order, sentences numbered 0, 1, ... in order (None: every window is a sentence of its own). Returns
+    ``(words, mask)``: ``(sentences, longest, ...)`` left-packed, and which entries are real words.
     """
-    counts = word_mask.sum(dim=1)
+    if sentence is None:
+        sentence = torch.arange(word_mask.size(0), device=word_mask.device)
+    flat = values[word_mask]  # row-major: windows in order, words in order within a window
+    owner = sentence.repeat_interleave(word_mask.sum(dim=1))
+    counts = torch.bincount(owner, minlength=int(sentence.max()) + 1 if sentence.numel() else 0)
+    starts = torch.cumsum(counts, 0) - counts
+    position = torch.arange(flat.size(0), device=flat.device) - starts[owner]
     width = max(int(counts.max()) if counts.numel() else 0, 1)
-    # A stable sort of "not a word" puts each row's word positions first, in order.
-    order = torch.argsort((~word_mask).to(torch.int8), dim=1, stable=True)[:, :width]
-    mask = torch.arange(width, device=word_mask.device)[None, :] < counts[:, None]
-    return order.masked_fill(~mask, 0), mask
-
-
-def _gather_words(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    if values.dim() == 3:
-        return values.gather(1, index.unsqueeze(-1).expand(-1, -1, values.size(-1)))
-    return values.gather(1, index)
+    words = flat.new_zeros((counts.numel(), width, *flat.shape[1:]))
+    words[owner, position] = flat
+    mask = torch.arange(width, device=flat.device)[None, :] < counts[:, None]
+    return words, mask
 
 
 class NerModel(nn.Module):
     """A transformers token classifier plus an optional CRF over its word-level emissions.
 
     ``forward`` returns a ``TokenClassifierOutput`` with the loss when ``labels`` are given: cross-entropy
-    over the labelled subwords (softmax head) or the CRF's negative log-likelihood per word (crf head), in
-    float32 whatever the autocast precision. ``decode`` turns logits into one tag id per word.
+    over the labelled subwords (softmax head), or the CRF's negative log-likelihood of each whole sentence's
+    word emissions, gathered from the core of every window the sentence spans (crf head), in float32
+    whatever the autocast precision. :meth:`decode` turns a sentence's word emissions into tag ids, the
+    same way for training-time scores and for ``predict()``.
     """
 
     def __init__(self, encoder: PreTrainedModel, head: str = "softmax") -> None:
@@ -257,37 +262,32 @@ class NerModel(nn.Module):
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         word_mask: torch.Tensor | None = None,
+        sentence: torch.Tensor | None = None,
     ) -> TokenClassifierOutput:
         logits = self.encoder(input_ids=input_ids, attention_mask=attention_mask).logits
         loss = None
         if labels is not None:
             with torch.autocast(device_type=logits.device.type, enabled=False):
-                loss = self._loss(logits.float(), labels, word_mask if word_mask is not None else labels != IGNORE_INDEX)
+                loss = self._loss(logits.float(), labels, word_mask if word_mask is not None else labels != IGNORE_INDEX, sentence)
         return TokenClassifierOutput(loss=loss, logits=logits)
 
-    def _loss(self, logits: torch.Tensor, labels: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
+    def _loss(
+        self, logits: torch.Tensor, labels: torch.Tensor, word_mask: torch.Tensor, sentence: torch.Tensor | None
+    ) -> torch.Tensor:
         if self.crf is None:
             return F.cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1), ignore_index=IGNORE_INDEX)
-        index, mask = word_positions(word_mask)
-        rows = mask[:, 0]  # windows with no word to label (possible only outside training) are left out
-        emissions = _gather_words(logits, index)[rows]
-        tags = _gather_words(labels, index)[rows].masked_fill(~mask[rows], 0).clamp(min=0)
-        return -self.crf(emissions, tags, mask=mask[rows], reduction="token_mean")
+        emissions, mask = sentence_words(logits, word_mask, sentence)
+        tags, _ = sentence_words(labels, word_mask, sentence)
+        return -self.crf(emissions, tags.clamp(min=0), mask=mask, reduction="token_mean")
 
     @torch.no_grad()
-    def decode(self, logits: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
-        """Return the predicted tag id of each marked word, left-packed per row and padded with -100."""
-        index, mask = word_positions(word_mask)
-        emissions = _gather_words(logits.float(), index)
-        if self.crf is None:
-            tags = emissions.argmax(dim=-1)
-        else:
-            tags = torch.zeros_like(index)
-            rows = mask[:, 0].nonzero().flatten()
-            if len(rows):
-                for row, path in zip(rows.tolist(), self.crf.decode(emissions[rows], mask=mask[rows])):
-                    tags[row, : len(path)] = torch.tensor(path, device=tags.device)
-        return tags.masked_fill(~mask, IGNORE_INDEX)
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
+        """Return each sentence's tag ids from its word emissions ``(sentences, words, labels)`` and ``mask``:
+        the argmax per word (softmax head), or Viterbi over the whole sentence (crf head)."""
+        if self.crf is not None:
+            return self.crf.decode(emissions.float(), mask=mask)
+        best = emissions.argmax(dim=-1)
+        return [row[: int(n)].tolist() for row, n in zip(best, mask.sum(dim=1))]
 
 
 def _label_maps(labels: Sequence[str]) -> dict[str, Any]:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["Span", "normalize", "split_sentences", "tokenize", "tokens"]
+from .schema import nfc
+
+__all__ = ["Span", "AlignedText", "normalize", "split_sentences", "tokenize", "tokens", "syllable_sentences"]
 
 # Punctuation peeled off a syllable's edges. Inner punctuation stays ("7/9", "2,34", "Kum-Sil", "14:15").
 _LEADING = "\"'“‘«([{<*•–—-"
@@ -38,9 +41,8 @@ class Span:
     end: int
 
 
-def normalize(text: str) -> str:
-    """Return ``text`` in Unicode NFC, the form the gold data and the model vocabulary use."""
-    return unicodedata.normalize("NFC", text)
+# The one NFC function (vietner.schema.nfc), under the name this module has always exported.
+normalize = nfc
 
 
 def _sentence_ends(paragraph: str) -> list[int]:
@@ -125,3 +127,71 @@ def tokenize(text: str) -> list[Span]:
 def tokens(text: str) -> list[str]:
     """Return the syllable tokens of ``text`` as strings."""
     return [span.text for span in tokenize(text)]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Offsets: NFC for the model, original positions for the caller.
+
+
+def _composes(segment: str, char: str) -> bool:
+    # A starter can still compose with what precedes it (Hangul jamo L+V+T, some Indic vowel signs).
+    return nfc(segment + char) != nfc(segment) + nfc(char)
+
+
+def _segments(text: str) -> Iterator[tuple[int, int]]:
+    """Cut ``text`` into pieces that normalize independently: a starter and the marks that attach to it."""
+    begin = 0
+    for i in range(1, len(text)):
+        if unicodedata.combining(text[i]) == 0 and not _composes(text[begin:i], text[i]):
+            yield begin, i
+            begin = i
+    if text:
+        yield begin, len(text)
+
+
+class AlignedText:
+    """The NFC form of a string, with maps from NFC offsets back to offsets in the original."""
+
+    def __init__(self, original: str) -> None:
+        self.original = original
+        self._starts: list[int] | None = None
+        self._ends: list[int] | None = None
+        if unicodedata.is_normalized("NFC", original):
+            self.text = original
+            return
+        pieces: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = [0]
+        for a, b in _segments(original):
+            piece = original[a:b]
+            normalized = nfc(piece)
+            pieces.append(normalized)
+            if normalized == piece:
+                starts.extend(range(a, b))
+                ends.extend(range(a + 1, b + 1))
+            else:
+                # A composed piece maps as a whole: any offset inside it widens to the piece's edges, so a
+                # span never cuts a base letter from its combining marks.
+                starts.extend([a] * len(normalized))
+                ends.extend([b] * len(normalized))
+        starts.append(len(original))
+        self.text = "".join(pieces)
+        self._starts, self._ends = starts, ends
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map NFC offsets ``[start, end)`` to offsets in the original string."""
+        if self._starts is None or self._ends is None:
+            return start, end
+        return self._starts[start], self._ends[end]
+
+
+def syllable_sentences(text: str) -> list[list[Span]]:
+    """Split a caller's raw ``text`` into sentences of syllables: each :class:`Span` holds the NFC syllable
+    and its offsets in ``text`` as given (NFD, odd whitespace and all), so entities slice the original."""
+    aligned = AlignedText(text)
+    out = []
+    for sentence in split_sentences(aligned.text):
+        spans = tokenize(sentence.text)
+        if spans:
+            out.append([Span(s.text, *aligned.span(sentence.start + s.start, sentence.start + s.end)) for s in spans])
+    return out

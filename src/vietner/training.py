@@ -1,16 +1,14 @@
-"""The pieces of the training loop that ``train.py`` strings together.
+"""The pieces ``train.py`` strings together: data, batches, optimizer, scoring, outputs, and the run's state.
 
-Data: sentences (syllables + IOB2 tags) are segmented into words, gold tags projected onto the words (a
-word crossing an entity boundary is split there, in training only), words tokenized one at a time, and
-each sentence cut into windows under PhoBERT's 256-token limit. Dev and test are segmented exactly as raw
-text is at inference (no gold information), and word predictions are spread back onto syllables for
-scoring, so dev/test scores measure what a user gets.
+Data: gold sentences (syllables + IOB2 tags) go through the one preprocessing path
+(:class:`vietner.encoding.Preprocessor`): words from the segmenter (split at gold entity boundaries, in
+training only), subwords, windows under the position limit. A training example is a whole sentence with all
+its windows, so a CRF head is trained on the sentence's word emissions as it is decoded.
 
-Loop: batches of similar length with dynamic padding, AdamW without decay on biases and LayerNorm weights,
-transformers' linear warmup/decay schedule, gradient accumulation and mixed precision through accelerate.
-Evaluation gathers predictions from all processes with ``gather_for_metrics`` and checks that every
-sentence was scored exactly once. Checkpoints (``accelerator.save_state`` plus a small JSON state) let
-``--resume`` continue a run and end where an uninterrupted run ends.
+Scoring: dev and test are tagged by :class:`vietner.prediction.Predictor`, the core ``NerTagger.predict``
+and ``evaluate.py`` use, on the gold syllables, and scored with seqeval on the entities it returns. Under
+several processes each scores a share of the sentences and the shares are gathered; every sentence must be
+scored exactly once.
 """
 
 from __future__ import annotations
@@ -20,60 +18,57 @@ import math
 import os
 import random
 import shutil
-import time
-from functools import partial
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate import Accelerator
+from accelerate.utils import gather_object
 from datasets import Dataset, DatasetDict
 from torch.utils.data import DataLoader, Sampler
-from tqdm.auto import tqdm
-from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+from transformers import get_linear_schedule_with_warmup
 
-from .config import Config, ConfigError, DataConfig, TrainConfig, config_to_dict
-from .corpus import atomic_write_text, load_conll, load_corpus
-from .encoding import IGNORE_INDEX, WordPieces, encode_window, windows
+from .config import Config, ConfigError, DataConfig, Preprocessing, TrainConfig, config_to_dict
+from .corpus import Sentence, atomic_write_text, format_conll, load_conll, load_corpus
+from .encoding import IGNORE_INDEX, Preprocessor
 from .metrics import f1, score_modes
-from .modeling import NerModel, ModelSettings, replace_dir
-from .segment import Segmenter, join_word, split_at_entity_boundaries, syllable_tags, word_tags
+from .modeling import ModelSettings, replace_dir
+from .prediction import Predictor
+from .schema import entity_type, labels_for
+from .segment import syllable_tags, word_tags
 
 __all__ = [
     "DataError",
     "SPLITS",
     "load_splits",
     "training_labels",
-    "SegmentedSentence",
-    "segment_split",
-    "EncodedSplit",
-    "encode_split",
+    "train_words",
+    "training_tokenizer",
+    "encode_train",
     "segmentation_ceiling",
     "LengthGroupedBatches",
     "collate",
     "train_loader",
-    "eval_loader",
     "optimizer_groups",
     "make_optimizer",
     "make_scheduler",
-    "EpochStats",
-    "train_epoch",
-    "evaluate",
+    "steps_per_epoch",
+    "score_split",
+    "dictionary_baseline_f1",
     "prepare_output_dir",
     "save_checkpoint",
     "load_checkpoint",
+    "check_resumable",
     "model_settings",
     "write_predictions",
     "write_json",
     "write_jsonl",
-    "check_resumable",
-    "steps_per_epoch",
-    "model_inputs",
+    "final_summary",
+    "EpochMeter",
     "RunState",
-    "log_row",
-    "describe_epoch",
 ]
 
 SPLITS = ("train", "dev", "test")
@@ -107,101 +102,70 @@ def load_splits(data: DataConfig) -> DatasetDict:
     return splits
 
 
-def _entity_type(tag: str) -> str | None:
-    return tag[2:] if tag[:2] in ("B-", "I-") else None
-
-
 def training_labels(splits: DatasetDict) -> list[str]:
     """Return the label list: ``O``, then ``B-``/``I-`` of every entity type in the training split.
 
     Raises ``DataError`` naming the sentence when dev or test holds a type that training never saw (the
     model could never predict it, so its score would silently be zero).
     """
-    types = {t for tags in splits["train"]["tags"] for t in map(_entity_type, tags) if t}
+    types = {t for tags in splits["train"]["tags"] for t in map(entity_type, tags) if t}
     for split in ("dev", "test"):
         for sent_id, tags in zip(splits[split]["sent_id"], splits[split]["tags"]):
             for tag in tags:
-                if tag != "O" and _entity_type(tag) not in types:
+                if tag != "O" and entity_type(tag) not in types:
                     raise DataError(f"label {tag!r} in {split} sentence {sent_id!r} never occurs in the training split")
-    return ["O"] + [f"{prefix}{t}" for t in sorted(types) for prefix in ("B-", "I-")]
+    return labels_for(types)
 
 
-@dataclass
-class SegmentedSentence:
-    """A sentence as words: syllable spans per word, the PhoBERT word strings, and the gold syllable tags."""
-
-    spans: list[tuple[int, int]]
-    words: list[str]
-    gold: list[str]
-
-    def word_gold(self) -> list[str]:
-        """The gold tags projected onto the words."""
-        return word_tags(self.spans, self.gold)
+def train_words(dataset: Dataset, preprocessor: Preprocessor) -> list[list[tuple[int, int]]]:
+    """Return the word spans of each training sentence, split at gold entity boundaries."""
+    return [preprocessor.words(tokens, tags) for tokens, tags in zip(dataset["tokens"], dataset["tags"])]
 
 
-def segment_split(dataset: Dataset, segmenter: Segmenter, split_at_gold: bool) -> list[SegmentedSentence]:
-    """Segment every sentence of ``dataset`` into words.
+def training_tokenizer(config: Config, out: Path, accelerator: Accelerator, words: Iterator[str]) -> Any:
+    """Return the model's tokenizer: the checkpoint's, or for the scratch model a vocabulary learned from the
+    training ``words`` once by the main process (the others read it) and kept in ``out/tokenizer`` for
+    ``--resume``."""
+    from transformers import PhobertTokenizer
 
-    With ``split_at_gold`` (training), a word that crosses a gold entity boundary is split there so no gold
-    entity is lost; without it (dev, test), words are what the segmenter gives on raw text, as at inference.
-    """
-    out = []
-    for tokens, tags in zip(dataset["tokens"], dataset["tags"]):
-        spans = segmenter.words(tokens)
-        if split_at_gold:
-            spans = split_at_entity_boundaries(spans, tags)
-        out.append(SegmentedSentence(spans, [join_word(tokens[s:e]) for s, e in spans], list(tags)))
-    return out
+    from .modeling import pretrained_tokenizer, scratch_tokenizer
 
-
-def segmentation_ceiling(sentences: Sequence[SegmentedSentence]) -> float:
-    """Return the strict F1 of gold tags sent through the words and back: the best any model can score."""
-    projected = [syllable_tags(s.spans, s.word_gold()) for s in sentences]
-    return f1(score_modes([s.gold for s in sentences], projected))
+    with accelerator.main_process_first():
+        if config.model.name_or_path is not None:
+            return pretrained_tokenizer(config.model.name_or_path)
+        directory = out / "tokenizer"
+        if accelerator.is_main_process and not (directory / "vocab.txt").is_file():
+            tmp = out / ".tokenizer.tmp"
+            scratch_tokenizer(words, tmp, config.model.scratch)
+            replace_dir(tmp, directory)
+        return PhobertTokenizer.from_pretrained(str(directory))
 
 
-@dataclass
-class EncodedSplit:
-    """A split as model inputs: one row per window, plus what is needed to score it per syllable."""
-
-    dataset: Dataset
-    sentences: list[SegmentedSentence]
-    labels: list[str]
-
-    @property
-    def gold(self) -> list[list[str]]:
-        return [s.gold for s in self.sentences]
-
-
-def encode_split(
-    sentences: Sequence[SegmentedSentence],
-    tokenizer: PreTrainedTokenizerBase,
-    labels: Sequence[str],
-    data: DataConfig,
-    overlap: int,
-) -> EncodedSplit:
-    """Encode segmented sentences into windows of at most ``data.max_length`` tokens.
-
-    Each row holds ``input_ids``, ``labels`` (a word's label on its first subword, -100 elsewhere and
-    outside the window's core), ``word_starts`` (core words' first subwords), ``sentence`` and ``window``
-    (its order within the sentence) and ``length``. ``overlap`` is the shared context between windows (0
-    for training, where every word is labelled once).
-    """
+def encode_train(
+    dataset: Dataset, words: Sequence[Sequence[tuple[int, int]]], preprocessor: Preprocessor, labels: Sequence[str]
+) -> Dataset:
+    """Encode training sentences: one row per sentence holding all its windows (``input_ids``, ``labels``:
+    a word's label on its first subword where the word is in the window's core, -100 elsewhere;
+    ``word_starts``), and ``length``, its longest window, for length-grouped batches."""
     label_ids = {label: i for i, label in enumerate(labels)}
-    pieces_of = WordPieces(tokenizer, max_pieces_per_word=data.max_pieces_per_word)
-    columns: dict[str, list] = {k: [] for k in ("input_ids", "labels", "word_starts", "sentence", "window", "length")}
-    for index, sentence in enumerate(sentences):
-        pieces = pieces_of(sentence.words)
-        word_labels = [label_ids[tag] for tag in sentence.word_gold()]
-        for number, window in enumerate(windows([len(p) for p in pieces], data.max_length - 2, overlap)):
-            row = encode_window(pieces, window, tokenizer.bos_token_id, tokenizer.eos_token_id, labels=word_labels)
-            columns["input_ids"].append(row["input_ids"])
-            columns["labels"].append(row["labels"])
-            columns["word_starts"].append(row["word_starts"])
-            columns["sentence"].append(index)
-            columns["window"].append(number)
-            columns["length"].append(len(row["input_ids"]))
-    return EncodedSplit(Dataset.from_dict(columns), list(sentences), list(labels))
+    columns: dict[str, list] = {"input_ids": [], "labels": [], "word_starts": [], "length": []}
+    for tokens, tags, spans in zip(dataset["tokens"], dataset["tags"], words):
+        encoded = [e for _, e in preprocessor.encode(tokens, list(spans), [label_ids[t] for t in word_tags(spans, tags)])]
+        for key in ("input_ids", "labels", "word_starts"):
+            columns[key].append([e[key] for e in encoded])
+        columns["length"].append(max(len(e["input_ids"]) for e in encoded))
+    return Dataset.from_dict(columns)
+
+
+def segmentation_ceiling(dataset: Dataset, preprocessor: Preprocessor) -> float:
+    """Return the strict F1 of gold tags sent through the words of raw-text segmentation and back: the best
+    any model can score through this segmenter."""
+    projected = [
+        syllable_tags(spans, word_tags(spans, tags))
+        for tokens, tags in zip(dataset["tokens"], dataset["tags"])
+        for spans in [preprocessor.words(tokens)]
+    ]
+    return f1(score_modes(dataset["tags"], projected))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -258,36 +222,31 @@ class LengthGroupedBatches(Sampler[list[int]]):
 
 
 def collate(features: Sequence[dict[str, Any]], pad_id: int, pad_to_multiple_of: int | None = None) -> dict[str, torch.Tensor]:
-    """Pad a list of encoded windows to the longest one: ``input_ids``, ``attention_mask``, ``labels``,
-    ``word_mask`` (True at core words' first subwords), and ``sentence``/``window`` ids."""
-    width = max(len(f["input_ids"]) for f in features)
+    """Pad the windows of a batch of sentences to the longest: ``input_ids``, ``attention_mask``, ``labels``,
+    ``word_mask`` (True at core words' first subwords) and ``sentence`` (each window's sentence in the batch;
+    a sentence's windows consecutive and in order, as ``NerModel`` regroups them)."""
+    rows = [
+        (number, ids, labels, starts)
+        for number, f in enumerate(features)
+        for ids, labels, starts in zip(f["input_ids"], f["labels"], f["word_starts"])
+    ]
+    width = max(len(ids) for _, ids, _, _ in rows)
     if pad_to_multiple_of:
         width = math.ceil(width / pad_to_multiple_of) * pad_to_multiple_of
-    n = len(features)
+    n = len(rows)
     batch = {
         "input_ids": torch.full((n, width), pad_id, dtype=torch.long),
         "attention_mask": torch.zeros((n, width), dtype=torch.long),
+        "labels": torch.full((n, width), IGNORE_INDEX, dtype=torch.long),
         "word_mask": torch.zeros((n, width), dtype=torch.bool),
+        "sentence": torch.tensor([number for number, *_ in rows], dtype=torch.long),
     }
-    if "labels" in features[0]:
-        batch["labels"] = torch.full((n, width), IGNORE_INDEX, dtype=torch.long)
-    for row, f in enumerate(features):
-        length = len(f["input_ids"])
-        batch["input_ids"][row, :length] = torch.tensor(f["input_ids"])
-        batch["attention_mask"][row, :length] = 1
-        batch["word_mask"][row, f["word_starts"]] = True
-        if "labels" in batch:
-            batch["labels"][row, :length] = torch.tensor(f["labels"])
-    for key in ("sentence", "window"):
-        if key in features[0]:
-            batch[key] = torch.tensor([f[key] for f in features], dtype=torch.long)
+    for row, (_, ids, labels, starts) in enumerate(rows):
+        batch["input_ids"][row, : len(ids)] = torch.tensor(ids)
+        batch["attention_mask"][row, : len(ids)] = 1
+        batch["labels"][row, : len(ids)] = torch.tensor(labels)
+        batch["word_mask"][row, starts] = True
     return batch
-
-
-def model_inputs(batch: dict[str, torch.Tensor], with_labels: bool = True) -> dict[str, torch.Tensor]:
-    """Return the entries of ``batch`` that :class:`NerModel` takes."""
-    keys = ("input_ids", "attention_mask", "word_mask") + (("labels",) if with_labels else ())
-    return {key: batch[key] for key in keys if key in batch}
 
 
 def _pad_multiple(mixed_precision: str) -> int | None:
@@ -295,28 +254,14 @@ def _pad_multiple(mixed_precision: str) -> int | None:
     return 8 if mixed_precision != "no" and torch.cuda.is_available() else None
 
 
-def train_loader(encoded: EncodedSplit, tokenizer: PreTrainedTokenizerBase, train: TrainConfig) -> DataLoader:
-    """Return the training DataLoader: length-grouped batches (``train.group_by_length``), dynamic padding."""
-    sampler = LengthGroupedBatches(encoded.dataset["length"], train.batch_size, train.seed, train.group_by_length)
-    pad = _pad_multiple(train.mixed_precision)
+def train_loader(dataset: Dataset, pad_id: int, train: TrainConfig) -> DataLoader:
+    """Return the training DataLoader: ``train.batch_size`` sentences per batch, length-grouped
+    (``train.group_by_length``), dynamically padded."""
+    sampler = LengthGroupedBatches(dataset["length"], train.batch_size, train.seed, train.group_by_length)
     return DataLoader(
-        encoded.dataset.with_format(None),
+        dataset.with_format(None),
         batch_sampler=sampler,
-        collate_fn=partial(collate, pad_id=tokenizer.pad_token_id, pad_to_multiple_of=pad),
-        num_workers=train.num_workers,
-    )
-
-
-def eval_loader(encoded: EncodedSplit, tokenizer: PreTrainedTokenizerBase, train: TrainConfig) -> DataLoader:
-    """Return a DataLoader over ``encoded`` in order of length (least padding), for scoring."""
-    lengths = list(encoded.dataset["length"])
-    order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    pad = _pad_multiple(train.mixed_precision)
-    return DataLoader(
-        encoded.dataset.select(order).with_format(None),
-        batch_size=train.eval_batch_size,
-        shuffle=False,
-        collate_fn=partial(collate, pad_id=tokenizer.pad_token_id, pad_to_multiple_of=pad),
+        collate_fn=partial(collate, pad_id=pad_id, pad_to_multiple_of=_pad_multiple(train.mixed_precision)),
         num_workers=train.num_workers,
     )
 
@@ -325,24 +270,28 @@ def eval_loader(encoded: EncodedSplit, tokenizer: PreTrainedTokenizerBase, train
 # Optimization.
 
 
-def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Return AdamW parameter groups: weight decay on weight matrices, none on biases and LayerNorm weights."""
-    decay, no_decay = [], []
-    norm_types = (torch.nn.LayerNorm,)
+def optimizer_groups(model: torch.nn.Module, train: TrainConfig) -> list[dict[str, Any]]:
+    """Return AdamW parameter groups: weight decay on weight matrices, none on biases and LayerNorm weights;
+    a CRF head's transitions in a group of their own at ``train.crf_lr``, without weight decay."""
+    decay, no_decay, crf = [], [], []
     no_decay_names = set()
     for module_name, module in model.named_modules():
         for name, _ in module.named_parameters(recurse=False):
-            if isinstance(module, norm_types) or name.endswith("bias"):
+            if isinstance(module, torch.nn.LayerNorm) or name.endswith("bias"):
                 no_decay_names.add(f"{module_name}.{name}" if module_name else name)
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:
-            (no_decay if name in no_decay_names else decay).append(parameter)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            group = crf if name.startswith("crf.") else no_decay if name in no_decay_names else decay
+            group.append(parameter)
+    groups = [{"params": decay, "weight_decay": train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if crf:
+        groups.append({"params": crf, "weight_decay": 0.0, "lr": train.crf_lr})
+    return groups
 
 
 def make_optimizer(model: torch.nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
     """Return AdamW over :func:`optimizer_groups`."""
-    return torch.optim.AdamW(optimizer_groups(model, train.weight_decay), lr=train.lr)
+    return torch.optim.AdamW(optimizer_groups(model, train), lr=train.lr)
 
 
 def make_scheduler(
@@ -362,124 +311,41 @@ def steps_per_epoch(batches_per_process: int, accumulation: int) -> int:
     return math.ceil(batches_per_process / accumulation)
 
 
-@dataclass
-class EpochStats:
-    """What one pass over the training batches did (summed over processes)."""
-
-    loss: float
-    steps: int
-    tokens: int
-    padded_tokens: int
-    seconds: float
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.seconds if self.seconds else 0.0
-
-    @property
-    def padding_fraction(self) -> float:
-        return 1 - self.tokens / self.padded_tokens if self.padded_tokens else 0.0
-
-
-def train_epoch(
-    accelerator: Accelerator,
-    model: torch.nn.Module,
-    loader: DataLoader,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    max_grad_norm: float = 1.0,
-    step: int = 0,
-    max_steps: int | None = None,
-    description: str = "train",
-) -> tuple[EpochStats, int]:
-    """Run one epoch of training; return its stats and the optimizer step count reached.
-
-    Stops early once ``max_steps`` optimizer steps have been taken in total.
-    """
-    model.train()
-    loss_sum = torch.zeros((), device=accelerator.device)
-    batches = 0
-    tokens = padded = 0
-    start = time.perf_counter()
-    bar = tqdm(loader, desc=description, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True)
-    for batch in bar:
-        with accelerator.accumulate(model):
-            loss = model(**model_inputs(batch)).loss
-            accelerator.backward(loss)
-            if accelerator.sync_gradients and max_grad_norm > 0:
-                accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-        loss_sum += loss.detach().float()
-        batches += 1
-        tokens += int(batch["attention_mask"].sum())
-        padded += batch["attention_mask"].numel()
-        if accelerator.sync_gradients:
-            step += 1
-        if batches % 5 == 0 or batches == len(loader):
-            seconds = time.perf_counter() - start
-            bar.set_postfix(loss=f"{loss_sum.item() / batches:.4f}", tok_s=f"{tokens * accelerator.num_processes / seconds:.0f}")
-        if max_steps is not None and step >= max_steps:
-            break
-    bar.close()
-    totals = accelerator.reduce(
-        torch.tensor([loss_sum.item(), batches, tokens, padded], dtype=torch.float64, device=accelerator.device), "sum"
-    ).tolist()
-    seconds = time.perf_counter() - start
-    stats = EpochStats(totals[0] / max(totals[1], 1), step, int(totals[2]), int(totals[3]), seconds)
-    return stats, step
-
-
 # --------------------------------------------------------------------------------------------------------
-# Evaluation.
+# Scoring: the prediction core on each process's share of the sentences.
 
 
-def evaluate(
-    accelerator: Accelerator, model: torch.nn.Module, loader: DataLoader, encoded: EncodedSplit, description: str = "eval"
+def score_split(
+    accelerator: Accelerator, predictor: Predictor, dataset: Dataset, batch_size: int
 ) -> tuple[dict[str, Any], list[list[str]]]:
-    """Score ``encoded`` with ``model`` across all processes; return ``(scores, predicted syllable tags)``.
-
-    Predictions are gathered with ``gather_for_metrics`` (which drops the duplicates accelerate adds to
-    even out the last batch); every window must come back exactly once, or this raises ``RuntimeError``.
-    ``scores`` holds seqeval's strict and default modes plus the counts of sentences and windows scored.
-    """
-    model.eval()
-    decoder: NerModel = accelerator.unwrap_model(model)
-    seen: dict[tuple[int, int], list[int]] = {}
-    duplicates = 0
-    bar = tqdm(loader, desc=description, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True)
-    for batch in bar:
-        with torch.no_grad():
-            logits = model(**model_inputs(batch, with_labels=False)).logits
-        tags = decoder.decode(logits, batch["word_mask"])
-        tags = accelerator.pad_across_processes(tags, dim=1, pad_index=IGNORE_INDEX)
-        gathered = accelerator.gather_for_metrics({"tags": tags, "sentence": batch["sentence"], "window": batch["window"]})
-        for row_tags, sentence, window in zip(
-            gathered["tags"].tolist(), gathered["sentence"].tolist(), gathered["window"].tolist()
-        ):
-            key = (sentence, window)
-            duplicates += key in seen
-            seen[key] = [t for t in row_tags if t != IGNORE_INDEX]
-    expected = {(s, w) for s, w in zip(encoded.dataset["sentence"], encoded.dataset["window"])}
-    if duplicates or set(seen) != expected:
+    """Tag ``dataset``'s gold syllables with ``predictor`` and score the entities it returns with seqeval
+    (both modes); return ``(scores, predicted syllable tags)``. Raises ``RuntimeError`` unless every
+    sentence comes back exactly once from the processes."""
+    mine = list(range(accelerator.process_index, len(dataset), accelerator.num_processes))
+    predictions = predictor.predict([dataset[i]["tokens"] for i in mine], batch_size) if mine else []
+    gathered = gather_object([(i, list(p.tags)) for i, p in zip(mine, predictions)])
+    by_index = dict(gathered)
+    if len(gathered) != len(dataset) or len(by_index) != len(dataset):
         raise RuntimeError(
-            f"evaluation scored {len(seen)} of {len(expected)} windows with {duplicates} duplicates; "
-            "every window must be scored exactly once"
+            f"scoring got {len(gathered)} predictions for {len(by_index)} of {len(dataset)} sentences; "
+            "every sentence must be scored exactly once"
         )
-    by_sentence: dict[int, list[tuple[int, list[int]]]] = {}
-    for (sentence, window), tags in seen.items():
-        by_sentence.setdefault(sentence, []).append((window, tags))
-    predictions = []
-    for index, sentence in enumerate(encoded.sentences):
-        word_ids = [t for _, tags in sorted(by_sentence.get(index, [])) for t in tags]
-        if len(word_ids) != len(sentence.words):
-            raise RuntimeError(f"sentence {index}: {len(word_ids)} word predictions for {len(sentence.words)} words")
-        predictions.append(syllable_tags(sentence.spans, [encoded.labels[t] for t in word_ids]))
-    scores = score_modes(encoded.gold, predictions)
-    scores["sentences"] = len(by_sentence)
-    scores["windows"] = len(seen)
-    return scores, predictions
+    predicted = [by_index[i] for i in range(len(dataset))]
+    scores = score_modes(dataset["tags"], predicted)
+    scores["sentences"] = len(dataset)
+    return scores, predicted
+
+
+def dictionary_baseline_f1(train: Dataset, test: Dataset) -> float:
+    """Return the strict micro F1 on ``test`` of the dictionary baseline learned from ``train`` (the
+    figure a model should beat; see ``evaluate.py --baselines``)."""
+    from .evaluation.taggers import DictionaryTagger
+
+    def sentences(dataset: Dataset) -> list[Sentence]:
+        return [Sentence(tuple(t), tuple(g)) for t, g in zip(dataset["tokens"], dataset["tags"])]
+
+    gold = sentences(test)
+    return f1(score_modes(test["tags"], DictionaryTagger.fit(sentences(train))(gold)))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -556,10 +422,7 @@ def model_settings(config: Config, labels: Sequence[str]) -> ModelSettings:
     """Return the ``vietner.json`` settings for a model trained with ``config``."""
     return ModelSettings(
         labels=list(labels),
-        segmenter=config.data.segmenter,
-        max_length=config.data.max_length,
-        window_overlap=config.data.window_overlap,
-        max_pieces_per_word=config.data.max_pieces_per_word,
+        preprocessing=Preprocessing.of(config.data),
         head=config.model.head,
         base_model=config.model.name_or_path,
     )
@@ -584,34 +447,52 @@ def write_jsonl(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None
     atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), overwrite=True)
 
 
-def log_row(record: dict[str, Any], stats: EpochStats, improved: bool) -> dict[str, Any]:
-    """Return the ``log.jsonl`` line of an epoch: its losses and overall F1s, timing and throughput."""
-    row = {"epoch": record["epoch"], "step": record["step"], "train_loss": round(record["train_loss"], 6), "lr": record["lr"]}
-    for split in ("dev", "train"):
-        if split in record:
-            for mode in ("strict", "default"):
-                row[f"{split}_f1_{mode}"] = record[split][mode]["overall"]["f1"]
-    row.update(
-        best=improved,
-        seconds=round(stats.seconds, 2),
-        train_tokens_per_s=round(stats.tokens_per_second, 1),
-        padding_fraction=round(stats.padding_fraction, 4),
+def final_summary(metrics: dict[str, Any], model_dir: Path) -> str:
+    """The closing lines of a run: what the model is, its test F1 beside the dictionary baseline's, where it is."""
+    test = metrics["test"]["strict"]["overall"]
+    lines = []
+    if metrics["model"].startswith("scratch"):
+        lines.append("This is a scratch model (PhoBERT's architecture, random init, NO pre-training): its scores say nothing about PhoBERT.")
+    lines.append(
+        f"test micro F1 {test['f1']:.4f} (P {test['precision']:.4f}, R {test['recall']:.4f}; model of epoch {metrics['best_epoch']}); "
+        f"the dictionary baseline scores {metrics['test_dictionary_baseline_f1']:.4f} on the same split"
     )
-    return row
+    lines.append(f"model in {model_dir} (NerTagger.from_pretrained, or: python evaluate.py --model {model_dir})")
+    return "\n".join(lines)
 
 
-def describe_epoch(row: dict[str, Any]) -> str:
-    """Return a one-line summary of a :func:`log_row` for the console."""
-    text = f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, dev F1 strict {row['dev_f1_strict']:.4f} default {row['dev_f1_default']:.4f}"
-    text += " (best)" if row["best"] else ""
-    if "train_f1_strict" in row:
-        text += f", train F1 strict {row['train_f1_strict']:.4f}"
-    return text + f", {row['train_tokens_per_s']:.0f} tokens/s, {row['seconds']:.1f}s"
+@dataclass
+class EpochMeter:
+    """Loss, tokens and padding of an epoch's batches, for the log line."""
+
+    loss: float = 0.0
+    batches: int = 0
+    tokens: int = 0
+    padded: int = 0
+
+    def update(self, loss: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+        """Count one batch."""
+        self.loss += float(loss.detach())
+        self.batches += 1
+        self.tokens += int(batch["attention_mask"].sum())
+        self.padded += batch["attention_mask"].numel()
+
+    def summary(self, accelerator: Accelerator, seconds: float) -> dict[str, float]:
+        """Return the epoch's mean loss, tokens/s and padding fraction, summed over processes."""
+        totals = accelerator.reduce(
+            torch.tensor([self.loss, self.batches, self.tokens, self.padded], dtype=torch.float64, device=accelerator.device), "sum"
+        ).tolist()
+        return {
+            "train_loss": round(totals[0] / max(totals[1], 1), 6),
+            "train_tokens_per_s": round(totals[2] / seconds, 1) if seconds else 0.0,
+            "padding_fraction": round(1 - totals[2] / totals[3], 4) if totals[3] else 0.0,
+            "seconds": round(seconds, 2),
+        }
 
 
 @dataclass
 class RunState:
-    """Where a run is: epochs done, best dev score so far, the per-epoch history."""
+    """Where a run is: epochs done, best dev score so far, the per-epoch history and log, why it stopped."""
 
     epoch: int = 0
     step: int = 0
@@ -628,3 +509,38 @@ class RunState:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunState:
         return cls(**values)
+
+    def record(self, epoch: int, dev: dict[str, Any], fit: dict[str, Any] | None, stats: dict[str, float], lr: float, train: TrainConfig) -> bool:
+        """Record a finished epoch; return whether its model is the one to keep (best dev F1, or ``last``).
+
+        Selection reads the micro F1 of the entities ``predict()`` returns (strict and default agree on
+        them: the predicted tags are valid IOB2)."""
+        score = dev["strict"]["overall"]["f1"]
+        keep = train.select_on == "last" or score > self.best_f1
+        if keep:
+            self.best_f1, self.best_epoch, self.bad_epochs = score, epoch, 0
+        else:
+            self.bad_epochs += 1
+        self.epoch = epoch
+        record = {"epoch": epoch, "step": self.step, "train_loss": stats["train_loss"], "lr": lr, "dev": dev}
+        row = {"epoch": epoch, "step": self.step, "train_loss": stats["train_loss"], "lr": lr, "dev_f1": score}
+        if fit is not None:
+            record["train"] = fit
+            row["train_f1"] = fit["strict"]["overall"]["f1"]
+        self.history.append(record)
+        self.log.append({**row, "kept": keep, **{k: v for k, v in stats.items() if k != "train_loss"}})
+        if train.patience and self.bad_epochs >= train.patience:
+            self.stopped = f"early stopping: no better dev F1 for {self.bad_epochs} epochs"
+        elif train.max_steps is not None and self.step >= train.max_steps:
+            self.stopped = f"max_steps {train.max_steps} reached"
+        elif epoch >= train.epochs:
+            self.stopped = f"all {epoch} epochs done"
+        return keep
+
+    def describe(self) -> str:
+        """A one-line summary of the last epoch for the console."""
+        row = self.log[-1]
+        text = f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, dev F1 {row['dev_f1']:.4f}" + (" (kept)" if row["kept"] else "")
+        if "train_f1" in row:
+            text += f", train F1 {row['train_f1']:.4f}"
+        return text + f", {row['train_tokens_per_s']:.0f} tokens/s, {row['seconds']:.1f}s"

@@ -4,7 +4,6 @@ baselines (a dictionary of training entities, underthesea's own ``ner()``)."""
 from __future__ import annotations
 
 import os
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -14,6 +13,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 from ..corpus import (
     Sentence,
 )
+from ..schema import nfc
 from ..metrics import (
     extract_entities,
     score_report,
@@ -58,10 +58,11 @@ def spans_to_tags(offsets: Sequence[tuple[int, int]], spans: Iterable[tuple[int,
 
 
 class ModelTagger:
-    """A trained model, run the way users run it: ``NerTagger.predict`` on each sentence's raw ``# text``.
+    """A trained model, scored as users get it: ``NerTagger``'s prediction core on each gold sentence's own
+    syllable tokens, its entities (as ``predict()`` returns them) written back as IOB2 tags.
 
-    Predicted character spans are mapped onto the gold syllables by offsets, so the score includes the
-    inference path's own sentence splitting, tokenization, segmentation and windowing.
+    This is the core ``train.py`` scores dev and test with, so ``evaluate.py --model`` reproduces
+    ``metrics.json``; a user's CoNLL file without ``# text`` is scored on exactly the tokens it holds.
     """
 
     def __init__(self, tagger: Any, batch_size: int = 32) -> None:
@@ -76,13 +77,27 @@ class ModelTagger:
         return cls(NerTagger.from_pretrained(str(model_dir), device=device), batch_size)
 
     def __call__(self, sentences: Sequence[Sentence]) -> list[list[str]]:
-        texts = [unicodedata.normalize("NFC", sentence_text(s)) for s in sentences]
+        predictions = self.tagger.predict_tokens([s.tokens for s in sentences], batch_size=self.batch_size)
+        return [list(p.tags) for p in predictions]
+
+
+class RawTextTagger:
+    """A trained model through ``NerTagger.predict`` on each sentence's raw ``# text``: the returned character
+    spans are mapped onto the gold syllables by their offsets. Scored beside :class:`ModelTagger`, it checks
+    that the text path (sentence splitting, tokenization) reproduces the gold tokens; the two agree when it
+    does."""
+
+    def __init__(self, tagger: Any, batch_size: int = 32) -> None:
+        self.tagger = tagger
+        self.batch_size = batch_size
+
+    def __call__(self, sentences: Sequence[Sentence]) -> list[list[str]]:
+        texts = [nfc(sentence_text(s)) for s in sentences]
         results = self.tagger.predict(texts, batch_size=self.batch_size)
-        out = []
-        for sentence, text, entities in zip(sentences, texts, results):
-            offsets = token_offsets(text, [unicodedata.normalize("NFC", t) for t in sentence.tokens])
-            out.append(spans_to_tags(offsets, [(e.start, e.end, e.label) for e in entities]))
-        return out
+        return [
+            spans_to_tags(token_offsets(text, [nfc(t) for t in sentence.tokens]), [(e.start, e.end, e.label) for e in entities])
+            for sentence, text, entities in zip(sentences, texts, results)
+        ]
 
 
 class DictionaryTagger:
@@ -184,8 +199,8 @@ class UndertheseaTagger:
     def __call__(self, sentences: Sequence[Sentence]) -> list[list[str]]:
         out = []
         for sentence in sentences:
-            text = unicodedata.normalize("NFC", sentence_text(sentence))
-            offsets = token_offsets(text, [unicodedata.normalize("NFC", t) for t in sentence.tokens])
+            text = nfc(sentence_text(sentence))
+            offsets = token_offsets(text, [nfc(t) for t in sentence.tokens])
             out.append(spans_to_tags(offsets, self.spans(text)))
         return out
 
