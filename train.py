@@ -26,8 +26,9 @@ from transformers import PhobertTokenizer, set_seed
 
 from vietner.config import ConfigError, config_to_yaml, load_config
 from vietner.corpus import CorpusFormatError, atomic_write_text
-from vietner.modeling import ModelLoadError, build_model, load_model_dir, pretrained_tokenizer, replace_dir, save_model_dir, scratch_tokenizer
+from vietner.modeling import ModelLoadError, build_model, load_model_dir, pretrained_tokenizer, save_model_dir, scratch_tokenizer
 from vietner.segment import get_segmenter
+from vietner.storage import atomic_directory
 from vietner.training import (
     SPLITS,
     DataError,
@@ -101,9 +102,8 @@ def run(args: argparse.Namespace) -> int:
         tokenizer_dir = out / "tokenizer"
         with accelerator.main_process_first():
             if main_process and not (tokenizer_dir / "vocab.txt").is_file():
-                tmp = out / ".tokenizer.tmp"
-                scratch_tokenizer((w for s in words["train"] for w in s.words), tmp, config.model.scratch)
-                replace_dir(tmp, tokenizer_dir)
+                with atomic_directory(tokenizer_dir, overwrite=True) as tmp:
+                    scratch_tokenizer((w for s in words["train"] for w in s.words), tmp, config.model.scratch)
             tokenizer = PhobertTokenizer.from_pretrained(str(tokenizer_dir))
     else:
         with accelerator.main_process_first():

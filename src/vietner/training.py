@@ -38,8 +38,9 @@ from .config import Config, ConfigError, DataConfig, TrainConfig, config_to_dict
 from .corpus import atomic_write_text, load_conll, load_corpus
 from .encoding import IGNORE_INDEX, WordPieces, encode_window, windows
 from .metrics import f1, score_modes
-from .modeling import NerModel, ModelSettings, replace_dir
+from .modeling import NerModel, ModelSettings
 from .segment import Segmenter, join_word, split_at_entity_boundaries, syllable_tags, word_tags
+from .storage import recover, replace_dir
 
 __all__ = [
     "DataError",
@@ -493,6 +494,16 @@ def prepare_output_dir(path: str | os.PathLike, overwrite: bool, resume: bool, a
     (continue from its last checkpoint). Only the main process deletes.
     """
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"output_dir {path} is a file, not a directory")
+    # Before anything looks for a model or a checkpoint: a run killed mid-save may have left the good copy
+    # under its backup name.
+    if accelerator.is_main_process:
+        for saved in (path / "model", path / "checkpoints" / "last", path / "tokenizer"):
+            note = recover(saved)
+            if note:
+                accelerator.print(f"recovered: {note}")
+    accelerator.wait_for_everyone()
     if resume:
         if not (path / "checkpoints" / "last" / CHECKPOINT_STATE).is_file():
             raise DataError(f"nothing to resume in {path}: no checkpoints/last/{CHECKPOINT_STATE}; run without --resume")
@@ -513,7 +524,7 @@ def save_checkpoint(accelerator: Accelerator, directory: str | os.PathLike, stat
     checkpoint into place.
     """
     directory = Path(directory)
-    tmp = directory.with_name(f".{directory.name}.tmp")
+    tmp = directory.with_name(f".{directory.name}.tmp-save")  # the .NAME.tmp-* pattern recover() cleans up
     if accelerator.is_main_process and tmp.exists():
         shutil.rmtree(tmp)
     accelerator.wait_for_everyone()
