@@ -232,13 +232,6 @@ def save(target):
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 """,
-    "modeling": """
-from vietner.modeling import replace_dir
-def save(target):
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
-    write(tmp)
-    replace_dir(tmp, target)
-""",
 }
 
 
@@ -280,3 +273,56 @@ def test_a_kill_at_any_step_of_a_directory_replace_is_recoverable(tmp_path):
 @pytest.mark.xfail(strict=True, reason="the pre-storage replace_dir left neither name after a kill between renames")
 def test_the_kill_test_catches_the_old_replace_dir(tmp_path):
     check_kill_at_every_step(tmp_path, "legacy")
+
+
+# ---- callers ----------------------------------------------------------------------------------------
+
+
+def test_the_old_names_are_the_storage_writers():
+    from vietner import corpus, modeling, storage
+
+    assert corpus.atomic_write_text is storage.atomic_write_text
+    assert modeling.replace_dir is storage.replace_dir
+
+
+class OneProcess:
+    """The part of ``accelerate.Accelerator`` that ``prepare_output_dir`` uses, for a single process."""
+
+    is_main_process = True
+
+    def __init__(self) -> None:
+        self.printed: list[str] = []
+
+    def wait_for_everyone(self) -> None:
+        pass
+
+    def print(self, *args: object) -> None:
+        self.printed.append(" ".join(map(str, args)))
+
+
+def test_prepare_output_dir_rejects_a_file(tmp_path):
+    from vietner.training import prepare_output_dir
+
+    (tmp_path / "out").write_text("not a directory", encoding="utf-8")
+    for resume in (False, True):
+        with pytest.raises(FileExistsError, match="is a file, not a directory"):
+            prepare_output_dir(tmp_path / "out", overwrite=False, resume=resume, accelerator=OneProcess())
+
+
+def test_prepare_output_dir_recovers_before_deciding_to_resume(tmp_path):
+    from vietner.training import CHECKPOINT_STATE, prepare_output_dir
+
+    out = tmp_path / "out"
+    # A run killed between the renames of its last checkpoint save, and one killed before deleting the
+    # model's backup.
+    (out / "checkpoints" / ".last.old").mkdir(parents=True)
+    (out / "checkpoints" / ".last.old" / CHECKPOINT_STATE).write_text("{}", encoding="utf-8")
+    (out / "checkpoints" / ".last.tmp-save").mkdir()
+    (out / "model").mkdir()
+    (out / ".model.old").mkdir()
+    accelerator = OneProcess()
+    assert prepare_output_dir(out, overwrite=False, resume=True, accelerator=accelerator) == out
+    assert (out / "checkpoints" / "last" / CHECKPOINT_STATE).is_file()
+    assert sorted(os.listdir(out / "checkpoints")) == ["last"]
+    assert sorted(os.listdir(out)) == ["checkpoints", "model"]
+    assert any("restored" in line and "last" in line for line in accelerator.printed), accelerator.printed
