@@ -29,7 +29,7 @@ from vietner.corpus import CorpusFormatError
 from vietner.encoding import Preprocessor
 from vietner.modeling import ModelLoadError, build_model, load_model_dir, save_model_dir
 from vietner.prediction import Predictor
-from vietner.corpus import atomic_write_text
+from vietner.storage import atomic_write_text
 from vietner.training import (
     DataError, EpochMeter, RunState, check_resumable, dictionary_baseline_f1, encode_train, final_summary,
     load_checkpoint, load_splits, make_optimizer, make_scheduler, model_settings, prepare_output_dir,

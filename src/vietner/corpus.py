@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+from .storage import atomic_write_text  # re-exported: callers import it from here
 
 __all__ = [
     "Sentence",
@@ -154,26 +155,6 @@ def read_conll(path: str | os.PathLike, scheme: str = "IOB2") -> list[Sentence]:
         numbers.append(number)
     flush()
     return sentences
-
-
-def atomic_write_text(path: str | os.PathLike, text: str, overwrite: bool = False) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so no half-written file is left.
-
-    Refuses to replace an existing file unless ``overwrite`` is true.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists; pass overwrite=True (or --overwrite) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def format_conll(sentences: list[Sentence]) -> str:

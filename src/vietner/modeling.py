@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -41,6 +39,7 @@ from transformers.modeling_outputs import TokenClassifierOutput
 from . import __version__
 from .config import ModelConfig, Preprocessing, ScratchConfig
 from .encoding import IGNORE_INDEX
+from .storage import atomic_directory, recover, replace_dir  # replace_dir re-exported for callers
 
 __all__ = [
     "SETTINGS_FILE",
@@ -378,24 +377,6 @@ def build_model(
 # Model directories.
 
 
-def replace_dir(source: str | os.PathLike, target: str | os.PathLike) -> None:
-    """Move the finished directory ``source`` to ``target``, replacing any ``target`` only at the very end.
-
-    The old ``target`` is renamed aside, ``source`` renamed into place, then the old one deleted, so a crash
-    never leaves a half-written directory under ``target``'s name.
-    """
-    source, target = Path(source), Path(target)
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(target, old)
-    os.replace(source, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def save_model_dir(
     directory: str | os.PathLike, model: NerModel, tokenizer: PreTrainedTokenizerBase, settings: ModelSettings
 ) -> Path:
@@ -405,9 +386,9 @@ def save_model_dir(
     a CRF head's transitions are in ``crf.safetensors``, read by :func:`load_model_dir`.
     """
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.tmp-"))
-    try:
+    recover(directory)  # a save killed mid-replace left the good copy under a backup name
+    # Replacing is the point: train.py saves each better model over the last one.
+    with atomic_directory(directory, overwrite=True) as tmp:
         model.encoder.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         if model.crf is not None:
@@ -415,10 +396,6 @@ def save_model_dir(
 
             save_file({k: v.detach().cpu().contiguous() for k, v in model.crf.state_dict().items()}, str(tmp / CRF_FILE))
         (tmp / SETTINGS_FILE).write_text(settings.to_json(), encoding="utf-8")
-        replace_dir(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -108,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .inference import NerTagger
+    from .storage import atomic_open
 
     output = Path(args.output)
     if output.exists() and not args.overwrite:
@@ -117,32 +117,21 @@ def run(args: argparse.Namespace) -> int:
     documents = read_documents(args.input, args.input_format)
     total = _count_lines(Path(args.input))
     tagger = NerTagger.from_pretrained(args.model, device=args.device, quantize=args.quantize)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle, tqdm(
-            total=total, unit="doc", desc="predict", disable=args.quiet
-        ) as bar:
-            done = 0
-            while True:
-                chunk = [record for _, record in zip(range(CHUNK_DOCUMENTS), documents)]
-                if not chunk:
-                    break
-                texts = [record["text"] for record in chunk]
-                if args.format == "conll":
-                    _write_conll(handle, chunk, tagger.predict_tags(texts, batch_size=args.batch_size), done + 1)
-                else:
-                    _write_jsonl(handle, chunk, tagger.predict(texts, batch_size=args.batch_size))
-                done += len(chunk)
-                bar.update(len(chunk))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; the output should not be
-        os.replace(tmp, output)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(output, args.overwrite) as handle, tqdm(
+        total=total, unit="doc", desc="predict", disable=args.quiet
+    ) as bar:
+        done = 0
+        while True:
+            chunk = [record for _, record in zip(range(CHUNK_DOCUMENTS), documents)]
+            if not chunk:
+                break
+            texts = [record["text"] for record in chunk]
+            if args.format == "conll":
+                _write_conll(handle, chunk, tagger.predict_tags(texts, batch_size=args.batch_size), done + 1)
+            else:
+                _write_jsonl(handle, chunk, tagger.predict(texts, batch_size=args.batch_size))
+            done += len(chunk)
+            bar.update(len(chunk))
     return 0
 
 

@@ -35,10 +35,11 @@ from .config import Config, ConfigError, DataConfig, Preprocessing, TrainConfig,
 from .corpus import Sentence, atomic_write_text, format_conll, load_conll, load_corpus
 from .encoding import IGNORE_INDEX, Preprocessor
 from .metrics import f1, score_modes
-from .modeling import ModelSettings, replace_dir
+from .modeling import ModelSettings
 from .prediction import Predictor
 from .schema import entity_type, labels_for
 from .segment import syllable_tags, word_tags
+from .storage import atomic_directory, recover, replace_dir
 
 __all__ = [
     "DataError",
@@ -135,9 +136,8 @@ def training_tokenizer(config: Config, out: Path, accelerator: Accelerator, word
             return pretrained_tokenizer(config.model.name_or_path)
         directory = out / "tokenizer"
         if accelerator.is_main_process and not (directory / "vocab.txt").is_file():
-            tmp = out / ".tokenizer.tmp"
-            scratch_tokenizer(words, tmp, config.model.scratch)
-            replace_dir(tmp, directory)
+            with atomic_directory(directory, overwrite=True) as tmp:
+                scratch_tokenizer(words, tmp, config.model.scratch)
         return PhobertTokenizer.from_pretrained(str(directory))
 
 
@@ -359,6 +359,16 @@ def prepare_output_dir(path: str | os.PathLike, overwrite: bool, resume: bool, a
     (continue from its last checkpoint). Only the main process deletes.
     """
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"output_dir {path} is a file, not a directory")
+    # Before anything looks for a model or a checkpoint: a run killed mid-save may have left the good copy
+    # under its backup name.
+    if accelerator.is_main_process:
+        for saved in (path / "model", path / "checkpoints" / "last", path / "tokenizer"):
+            note = recover(saved)
+            if note:
+                accelerator.print(f"recovered: {note}")
+    accelerator.wait_for_everyone()
     if resume:
         if not (path / "checkpoints" / "last" / CHECKPOINT_STATE).is_file():
             raise DataError(f"nothing to resume in {path}: no checkpoints/last/{CHECKPOINT_STATE}; run without --resume")
@@ -379,7 +389,7 @@ def save_checkpoint(accelerator: Accelerator, directory: str | os.PathLike, stat
     checkpoint into place.
     """
     directory = Path(directory)
-    tmp = directory.with_name(f".{directory.name}.tmp")
+    tmp = directory.with_name(f".{directory.name}.tmp-save")  # the .NAME.tmp-* pattern recover() cleans up
     if accelerator.is_main_process and tmp.exists():
         shutil.rmtree(tmp)
     accelerator.wait_for_everyone()

@@ -11,9 +11,9 @@ from typing import Any
 
 from ..corpus import (
     CorpusFormatError,
-    atomic_write_text,
     read_conll,
 )
+from ..storage import atomic_write_text
 from .analysis import TYPES, evaluate_tags
 from .crossval import cross_validate, train_fold_with_script
 from .files import format_predictions, load_articles, load_split, read_predictions

@@ -19,6 +19,7 @@ from ..corpus import (
 from ..metrics import (
     score_report,
 )
+from ..storage import atomic_write_text
 from .analysis import TYPES
 from .taggers import ModelTagger, Tagger
 
@@ -74,7 +75,7 @@ def train_fold_with_script(
     def train(fold: Fold) -> Tagger:
         fold.output_dir.mkdir(parents=True, exist_ok=True)
         splits = fold.output_dir / "splits.json"
-        splits.write_text(json.dumps({"train": list(fold.train), "dev": [fold.dev], "test": [fold.test]}, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(splits, json.dumps({"train": list(fold.train), "dev": [fold.dev], "test": [fold.test]}, indent=2) + "\n", overwrite=True)
         run_dir = fold.output_dir / "run"
         command = [sys.executable, str(script), "--config", str(config), "--overwrite",
                    "--set", f"data.splits={splits}", "--set", f"data.dir={data_dir}",
