@@ -21,7 +21,6 @@ import sys
 import time
 
 import transformers
-from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from vietner.config import ConfigError, config_to_yaml, load_config
@@ -32,7 +31,7 @@ from vietner.prediction import Predictor
 from vietner.storage import atomic_write_text
 from vietner.training import (
     DataError, EpochMeter, RunState, check_resumable, dictionary_baseline_f1, encode_train, final_summary,
-    load_checkpoint, load_splits, make_optimizer, make_scheduler, model_settings, prepare_output_dir,
+    load_checkpoint, load_splits, make_accelerator, make_optimizer, make_scheduler, model_settings, prepare_output_dir,
     save_checkpoint, score_split, segmentation_ceiling, steps_per_epoch, train_loader, train_words,
     training_labels, training_tokenizer, write_json, write_jsonl, write_predictions,
 )
@@ -51,8 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace, state: RunState) -> int:
     # ---- config -------------------------------------------------------------------------------------
     config = load_config(args.config, args.set)
-    accelerator = Accelerator(mixed_precision=config.train.mixed_precision, gradient_accumulation_steps=config.train.gradient_accumulation_steps)
+    accelerator = make_accelerator(config.train)
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     main_process, train = accelerator.is_main_process, config.train
     out = prepare_output_dir(config.output_dir or f"outputs/{config.name}", args.overwrite, args.resume, accelerator)
     if args.resume:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PhobertTokenizer, RobertaForTokenClassification
 
-from vietner.config import ModelConfig, ScratchConfig
+from vietner.config import ModelConfig, Preprocessing, ScratchConfig
 from vietner.encoding import IGNORE_INDEX, WordPieces
 from vietner.modeling import (
     CRF_FILE,
@@ -21,7 +21,7 @@ from vietner.modeling import (
     pretrained_tokenizer,
     save_model_dir,
     scratch_tokenizer,
-    word_positions,
+    sentence_words,
 )
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
@@ -92,11 +92,13 @@ def test_scratch_model_is_seeded(tokenizer):
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
-def test_word_positions_pack_words_left():
-    mask = torch.tensor([[False, True, False, True, True, False], [False, False, True, False, False, False]])
-    index, valid = word_positions(mask)
-    assert index.tolist() == [[1, 3, 4], [2, 0, 0]]
-    assert valid.tolist() == [[True, True, True], [True, False, False]]
+def test_sentence_words_regroup_windows_into_sentences():
+    # Three windows: sentence 0 spans the first two (its words at positions 1, 3 then 2), sentence 1 the third.
+    mask = torch.tensor([[False, True, False, True], [False, False, True, False], [False, True, True, False]])
+    values = torch.arange(12).reshape(3, 4)
+    words, valid = sentence_words(values, mask, torch.tensor([0, 0, 1]))
+    assert words.tolist() == [[1, 3, 6], [9, 10, 0]]
+    assert valid.tolist() == [[True, True, True], [True, True, False]]
 
 
 def batch():
@@ -122,12 +124,11 @@ def test_heads_give_a_loss_that_training_lowers(tokenizer, head):
     model.eval()
     with torch.no_grad():
         assert float(model(input_ids, attention, labels).loss) < first / 2
-    tags = model.decode(model(input_ids, attention).logits, labels != IGNORE_INDEX)
-    # one tag per word, padded with -100, and the tiny batch has been learned
-    assert tags.tolist() == [[1, 2], [3, IGNORE_INDEX]]
+    # one tag per word, and the tiny batch has been learned
+    assert model.decode(*sentence_words(model(input_ids, attention).logits, labels != IGNORE_INDEX)) == [[1, 2], [3]]
 
 
-def test_crf_loss_counts_only_word_positions(tokenizer):
+def test_crf_loss_and_decode_read_only_word_positions(tokenizer):
     torch.manual_seed(0)
     model = build_model(ModelConfig(name_or_path=None, head="crf", scratch=SMALL), LABELS, tokenizer).eval()
     input_ids, attention, labels = batch()
@@ -135,32 +136,48 @@ def test_crf_loss_counts_only_word_positions(tokenizer):
     # changing the logits of a non-word position (a later subword) changes nothing
     bumped = logits.clone()
     bumped[0, 3] += 100
-    assert torch.equal(model.decode(logits, labels != IGNORE_INDEX), model.decode(bumped, labels != IGNORE_INDEX))
-    # a row without any word (possible only outside training) is skipped, not an error
-    no_words = torch.zeros_like(labels, dtype=torch.bool)
-    assert model.decode(logits, no_words).tolist() == [[IGNORE_INDEX], [IGNORE_INDEX]]
+    words = labels != IGNORE_INDEX
+    assert model.decode(*sentence_words(logits, words)) == model.decode(*sentence_words(bumped, words))
+
+
+def test_crf_loss_is_over_the_whole_sentence_across_its_windows(tokenizer):
+    # Two windows of one sentence: the loss is the CRF's on the sentence's words joined, not on each window
+    # alone (which would count a start transition in the middle of the sentence).
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(name_or_path=None, head="crf", scratch=SMALL), LABELS, tokenizer).eval()
+    with torch.no_grad():
+        model.crf.start_transitions.copy_(torch.tensor([0.0, 3.0, -3.0, 1.0, -1.0]))
+    input_ids, attention, labels = batch()
+    words = labels != IGNORE_INDEX
+    with torch.no_grad():
+        logits = model(input_ids, attention).logits
+        joined = -model.crf(logits[words][None], labels[words][None], reduction="token_mean")
+        as_one = model(input_ids, attention, labels, words, sentence=torch.tensor([0, 0])).loss
+        as_two = model(input_ids, attention, labels, words, sentence=torch.tensor([0, 1])).loss
+    assert as_one == pytest.approx(float(joined), abs=1e-5)
+    assert abs(float(as_two) - float(as_one)) > 1e-3
 
 
 @pytest.mark.parametrize("head", ["softmax", "crf"])
 def test_model_dir_round_trip(tokenizer, tmp_path, head):
     torch.manual_seed(0)
     model = build_model(ModelConfig(name_or_path=None, head=head, scratch=SMALL), LABELS, tokenizer).eval()
-    settings = ModelSettings(labels=LABELS, segmenter="none", window_overlap=32, head=head)
+    settings = ModelSettings(labels=LABELS, preprocessing=Preprocessing(segmenter="none", window_overlap=32), head=head)
     target = tmp_path / "model"
     save_model_dir(target, model, tokenizer, settings)
     files = {p.name for p in target.iterdir()}
     assert {"config.json", "model.safetensors", "vocab.txt", "bpe.codes", "tokenizer_config.json", SETTINGS_FILE} <= files
     assert (CRF_FILE in files) == (head == "crf")
-    assert json.loads((target / SETTINGS_FILE).read_text())["segmenter"] == "none"
+    assert json.loads((target / SETTINGS_FILE).read_text())["preprocessing"]["segmenter"] == "none"
 
     loaded = load_model_dir(target)
     assert loaded.settings == settings
     assert isinstance(loaded.tokenizer, PhobertTokenizer)
     input_ids, attention, labels = batch()
     with torch.no_grad():
-        expected = model.decode(model(input_ids, attention).logits, labels != IGNORE_INDEX)
-        got = loaded.model.decode(loaded.model(input_ids, attention).logits, labels != IGNORE_INDEX)
-    assert torch.equal(expected, got)
+        expected = model.decode(*sentence_words(model(input_ids, attention).logits, labels != IGNORE_INDEX))
+        got = loaded.model.decode(*sentence_words(loaded.model(input_ids, attention).logits, labels != IGNORE_INDEX))
+    assert expected == got
 
     # plain transformers loads it too, with the label names
     plain = AutoModelForTokenClassification.from_pretrained(str(target))
@@ -204,3 +221,26 @@ def test_unreachable_hub_is_one_line_naming_the_offline_config():
     lines = [line for line in out.stdout.splitlines() if line.startswith("ERR")]
     assert len(lines) == 1, out.stdout + out.stderr
     assert "vinai/phobert-base" in lines[0] and "configs/tiny.yaml" in lines[0]
+
+
+def test_version_1_settings_still_load():
+    old = {"labels": LABELS, "segmenter": "none", "max_length": 128, "window_overlap": 8, "max_pieces_per_word": 16, "head": "crf", "format_version": 1}
+    settings = ModelSettings.from_json(json.dumps(old))
+    assert settings.preprocessing == Preprocessing("none", 128, 8, 16) and settings.head == "crf"
+
+
+def test_an_offline_machine_fails_fast_without_hf_hub_offline():
+    # No HF_HUB_OFFLINE: the hub's host is asked once (3 s at most) instead of transformers' minute of retries.
+    code = (
+        "import time\nfrom vietner.modeling import ModelLoadError, hub_reachable, pretrained_tokenizer\n"
+        "if hub_reachable():\n    print('REACHABLE')\nelse:\n    start = time.perf_counter()\n"
+        "    try:\n        pretrained_tokenizer('vinai/phobert-base')\n"
+        "    except ModelLoadError as e:\n        print('ERR', round(time.perf_counter() - start, 1), e)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env["HF_HOME"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / "vietner-empty-hf-home")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    if "REACHABLE" in out.stdout:
+        pytest.skip("the Hugging Face hub is reachable from this machine")
+    line = next(line for line in out.stdout.splitlines() if line.startswith("ERR"))
+    assert float(line.split()[1]) < 10, line

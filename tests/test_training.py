@@ -14,18 +14,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from vietner.config import load_config
+from vietner.config import TrainConfig, load_config
 from vietner.corpus import Sentence, load_conll, write_conll
-from vietner.encoding import IGNORE_INDEX
-from vietner.segment import get_segmenter
+from vietner.encoding import IGNORE_INDEX, Preprocessor
 from vietner.training import (
     DataError,
     LengthGroupedBatches,
     collate,
-    encode_split,
+    encode_train,
     load_splits,
     optimizer_groups,
-    segment_split,
+    train_words,
     training_labels,
 )
 
@@ -146,7 +145,7 @@ def test_train_tiny_writes_the_output_directory(train_main, corpus, tmp_path):
     from transformers import AutoModelForTokenClassification, AutoTokenizer, PhobertTokenizer
 
     model_dir = out / "model"
-    settings = json.loads((model_dir / "vietner.json").read_text())
+    settings = json.loads((model_dir / "vietner.json").read_text())["preprocessing"]
     assert settings["segmenter"] == "underthesea" and settings["max_length"] == 256 and settings["window_overlap"] == 64
     model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
     assert set(model.config.label2id) == {"O"} | {f"{p}-{t}" for t in FILLERS for p in "BI"}
@@ -164,8 +163,7 @@ def test_train_tiny_writes_the_output_directory(train_main, corpus, tmp_path):
     assert metrics["epochs"][0]["dev"]["sentences"] == len(dev_gold)
     assert metrics["test"]["strict"]["overall"]["support"] == sum(t.startswith("B-") for tags in load_conll(corpus["test"])["tags"] for t in tags)
     assert metrics["test"]["strict"]["per_type"]["PER"]["support"] > 0
-    # the long dev sentence was split into windows and scored whole
-    assert metrics["epochs"][0]["dev"]["windows"] > len(dev_gold)
+    assert metrics["dev"]["sentences"] == len(dev_gold)  # the kept model's final scores
 
     # log.jsonl: one line per epoch, with throughput
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -384,23 +382,24 @@ def test_training_windows_respect_the_limit_and_label_each_word_once(corpus):
     labels = training_labels(splits)
     from vietner.config import ScratchConfig
     from vietner.modeling import scratch_tokenizer
+    from vietner.segment import syllable_tags, word_tags
 
-    segmenter = get_segmenter("underthesea")
-    sentences = segment_split(splits["train"], segmenter, split_at_gold=True)
-    tokenizer = scratch_tokenizer([w for s in sentences for w in s.words], Path(corpus["train"]).parent / "tok", ScratchConfig(bpe_vocab_size=200))
-    encoded = encode_split(sentences, tokenizer, labels, data, overlap=0)
-    long_index = len(sentences) - 1
-    rows = [r for r in encoded.dataset if r["sentence"] == long_index]
-    assert len(sentences[long_index].words) >= 600 and len(rows) > 2
-    assert all(len(r["input_ids"]) <= 256 and r["input_ids"][0] == 0 and r["input_ids"][-1] == 2 for r in encoded.dataset)
-    # every word of every sentence carries its label exactly once, across windows
-    for index, sentence in enumerate(sentences):
-        got = [l for r in encoded.dataset if r["sentence"] == index for l in r["labels"] if l != IGNORE_INDEX]
-        assert got == [labels.index(t) for t in sentence.word_gold()]
-    # no gold entity is lost to segmentation in training
-    from vietner.segment import syllable_tags
-
-    assert all(syllable_tags(s.spans, s.word_gold()) == s.gold for s in sentences)
+    preprocessor = Preprocessor(None, data)
+    words = train_words(splits["train"], preprocessor)
+    strings = [w for t, s in zip(splits["train"]["tokens"], words) for w in preprocessor.word_strings(t, s)]
+    preprocessor.tokenizer = scratch_tokenizer(strings, Path(corpus["train"]).parent / "tok", ScratchConfig(bpe_vocab_size=200))
+    encoded = encode_train(splits["train"], words, preprocessor, labels)
+    assert len(encoded) == len(splits["train"])  # one row per sentence, holding all its windows
+    long_row = encoded[len(encoded) - 1]
+    assert len(words[-1]) >= 600 and len(long_row["input_ids"]) > 2
+    windows = [ids for row in encoded for ids in row["input_ids"]]
+    assert all(len(ids) <= 256 and ids[0] == 0 and ids[-1] == 2 for ids in windows)
+    # every word of every sentence carries its label exactly once, across its windows, in order
+    for row, spans, tags in zip(encoded, words, splits["train"]["tags"]):
+        got = [label for window in row["labels"] for label in window if label != IGNORE_INDEX]
+        assert got == [labels.index(t) for t in word_tags(spans, tags)]
+        # no gold entity is lost to segmentation in training
+        assert syllable_tags(spans, word_tags(spans, tags)) == list(tags)
 
 
 def test_length_grouped_batches_cut_padding_and_are_seeded():
@@ -423,30 +422,35 @@ def test_length_grouped_batches_cut_padding_and_are_seeded():
     assert len(grouped) == 32
 
 
-def test_collate_pads_dynamically():
+def test_collate_pads_dynamically_and_keeps_a_sentences_windows_together():
     features = [
-        {"input_ids": [0, 5, 6, 2], "labels": [-100, 1, -100, -100], "word_starts": [1], "sentence": 0, "window": 0},
-        {"input_ids": [0, 7, 2], "labels": [-100, 3, -100], "word_starts": [1], "sentence": 4, "window": 1},
+        {"input_ids": [[0, 5, 6, 2]], "labels": [[-100, 1, -100, -100]], "word_starts": [[1]]},
+        {"input_ids": [[0, 7, 2], [0, 8, 9, 2]], "labels": [[-100, 3, -100], [-100, -100, 4, -100]], "word_starts": [[1], [2]]},
     ]
     batch = collate(features, pad_id=1)
-    assert batch["input_ids"].tolist() == [[0, 5, 6, 2], [0, 7, 2, 1]]  # to the longest, not to 256
-    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 1, 0]]
-    assert batch["labels"].tolist() == [[-100, 1, -100, -100], [-100, 3, -100, -100]]
-    assert batch["word_mask"].tolist() == [[False, True, False, False], [False, True, False, False]]
-    assert batch["sentence"].tolist() == [0, 4] and batch["window"].tolist() == [0, 1]
-    assert collate(features, pad_id=1, pad_to_multiple_of=8)["input_ids"].shape == (2, 8)
+    assert batch["input_ids"].tolist() == [[0, 5, 6, 2], [0, 7, 2, 1], [0, 8, 9, 2]]  # to the longest, not to 256
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 1, 1]]
+    assert batch["labels"].tolist() == [[-100, 1, -100, -100], [-100, 3, -100, -100], [-100, -100, 4, -100]]
+    assert batch["word_mask"].tolist() == [[False, True, False, False], [False, True, False, False], [False, False, True, False]]
+    assert batch["sentence"].tolist() == [0, 1, 1]
+    assert collate(features, pad_id=1, pad_to_multiple_of=8)["input_ids"].shape == (3, 8)
 
 
-def test_no_weight_decay_on_bias_and_layernorm():
+def test_no_weight_decay_on_bias_and_layernorm_and_a_crf_group_of_its_own():
     from transformers import RobertaConfig, RobertaForTokenClassification
 
-    model = RobertaForTokenClassification(RobertaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32))
-    decay, no_decay = optimizer_groups(model, 0.01)
+    from vietner.modeling import NerModel
+
+    encoder = RobertaForTokenClassification(RobertaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=3))
+    model = NerModel(encoder, "crf")
+    decay, no_decay, crf = optimizer_groups(model, TrainConfig(weight_decay=0.01, lr=5e-5, crf_lr=5e-3))
     names = {id(p): n for n, p in model.named_parameters()}
     assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
     assert all("bias" in names[id(p)] or "LayerNorm" in names[id(p)] for p in no_decay["params"])
     assert all("bias" not in names[id(p)] and "LayerNorm" not in names[id(p)] for p in decay["params"])
-    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+    assert {names[id(p)] for p in crf["params"]} == {"crf.start_transitions", "crf.end_transitions", "crf.transitions"}
+    assert crf["lr"] == 5e-3 and crf["weight_decay"] == 0.0
+    assert len(decay["params"]) + len(no_decay["params"]) + len(crf["params"]) == len(list(model.parameters()))
 
 
 def test_load_splits_rejects_an_empty_split(tmp_path, corpus):

@@ -14,14 +14,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import socket
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +62,7 @@ __all__ = [
     "load_model_dir",
     "replace_dir",
     "LoadedModel",
+    "hub_reachable",
     "sentence_words",
 ]
 
@@ -188,11 +192,28 @@ def _hub_error(name: str, error: BaseException) -> ModelLoadError:
     )
 
 
+@functools.cache
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub's host accepts a connection within ``timeout`` seconds (False when
+    ``HF_HUB_OFFLINE`` is set). Asked once before loading: offline, transformers would retry for about a
+    minute before failing; with the answer, it reads the local cache only and fails (or loads) at once."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlsplit(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def pretrained_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
     """Return ``AutoTokenizer.from_pretrained(name_or_path)`` (PhoBERT: the slow ``PhobertTokenizer``)."""
     local = Path(name_or_path).is_dir()
     try:
-        return AutoTokenizer.from_pretrained(name_or_path, local_files_only=local)
+        return AutoTokenizer.from_pretrained(name_or_path, local_files_only=local or not hub_reachable())
     except Exception as error:  # noqa: BLE001 - network, missing files and bad repos all end here
         if local:
             raise ModelLoadError(f"cannot load a tokenizer from {name_or_path}: {_first_line(error)}") from None
@@ -343,7 +364,7 @@ def _pretrained_encoder(config: ModelConfig, labels: Sequence[str]) -> PreTraine
     try:
         return AutoModelForTokenClassification.from_pretrained(
             name,
-            local_files_only=local,
+            local_files_only=local or not hub_reachable(),
             # A checkpoint fine-tuned on other labels gets a fresh classifier instead of an error.
             ignore_mismatched_sizes=True,
             **_label_maps(labels),

@@ -47,6 +47,7 @@ __all__ = [
     "load_splits",
     "training_labels",
     "train_words",
+    "make_accelerator",
     "training_tokenizer",
     "encode_train",
     "segmentation_ceiling",
@@ -121,6 +122,13 @@ def training_labels(splits: DatasetDict) -> list[str]:
 def train_words(dataset: Dataset, preprocessor: Preprocessor) -> list[list[tuple[int, int]]]:
     """Return the word spans of each training sentence, split at gold entity boundaries."""
     return [preprocessor.words(tokens, tags) for tokens, tags in zip(dataset["tokens"], dataset["tags"])]
+
+
+def make_accelerator(train: TrainConfig) -> Accelerator:
+    """Return the run's ``Accelerator``: mixed precision and gradient accumulation as ``train`` says."""
+    if train.mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise ConfigError("train.mixed_precision=fp16 needs a CUDA GPU; use 'no' (or 'bf16') on CPU")
+    return Accelerator(mixed_precision=train.mixed_precision, gradient_accumulation_steps=train.gradient_accumulation_steps)
 
 
 def training_tokenizer(config: Config, out: Path, accelerator: Accelerator, words: Iterator[str]) -> Any:
