@@ -520,6 +520,29 @@ def test_load_split_and_dictionary_baseline_from_the_cli(tmp_path, capsys):
     assert "no split 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # A bare type is no tag; a stray I- is (it is scored), so only the second line is an error.
+        ("Hà\tB-LOC\tI-LOC\nNội\tI-LOC\tLOC\n", r"bad\.conll:2: predicted tag 'LOC' is not O, B-TYPE or I-TYPE"),
+        ("Hà\tB-LOC\tB-LOC\n\nNội\tNp\tB-LOC\tB-LOC\n", r"bad\.conll:3: expected 3 columns like line 1, got 4"),
+    ],
+)
+def test_read_predictions_names_the_line_of_a_bad_tag_or_column_count(tmp_path, content, message):
+    bad = tmp_path / "bad.conll"
+    bad.write_text(content, encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match=message):
+        read_predictions(bad)
+
+
+def test_read_predictions_reads_nfd_and_bom_files_as_nfc(predictions_file, tmp_path):
+    import unicodedata
+
+    copy = tmp_path / "nfd.conll"
+    copy.write_bytes(b"\xef\xbb\xbf" + unicodedata.normalize("NFD", PREDICTIONS).replace("\n", "\r\n").encode("utf-8"))
+    assert read_predictions(copy) == read_predictions(predictions_file)
+
+
 def test_read_predictions_rejects_a_file_with_no_sentences(tmp_path):
     empty = tmp_path / "empty.conll"
     empty.write_text("\n\n", encoding="utf-8")
