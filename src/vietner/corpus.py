@@ -1,9 +1,10 @@
 """The token-labelled corpus: ``Sentence`` records, the CoNLL format they are stored in, and ``datasets``.
 
 The project's gold files are IOB2, one ``TOKEN<TAB>TAG`` line per syllable, one sentence per block, each
-block opened by ``# sent_id = ...`` and ``# text = ...`` comments. The reader also takes a user's own
-files with extra columns (the tag is the last column) and IOB1 tags, which it converts to IOB2. Every
-reader ends in the same ``datasets.Dataset`` shape: ``sent_id``, ``tokens`` and string ``tags`` columns.
+block opened by ``# sent_id = ...`` and ``# text = ...`` comments. The same reader takes a user's own
+files (space-separated, extra columns with the tag last, IOB1 tags converted to IOB2, a BOM, CRLF, NFD
+text read as NFC) and predictions files (GOLD and PRED as the last two columns). Every reader ends in the
+same ``datasets.Dataset`` shape: ``sent_id``, ``tokens`` and string ``tags`` columns.
 """
 
 from __future__ import annotations
@@ -228,7 +229,9 @@ def read_conll(
 ) -> tuple[list[Sentence], list[list[str]]]: ...
 
 
-def read_conll(path, scheme="IOB2", predictions=False):  # type: ignore[no-untyped-def]
+def read_conll(
+    path: str | os.PathLike, scheme: str = "IOB2", predictions: bool = False
+) -> list[Sentence] | tuple[list[Sentence], list[list[str]]]:
     """Read a CoNLL file: blank-line separated blocks of ``TOKEN<TAB>...<TAB>TAG`` lines.
 
     Columns are tab-separated, or whitespace-separated in a line with no tab; every token line has the same
