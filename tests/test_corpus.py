@@ -203,3 +203,80 @@ def test_load_corpus_names_a_missing_article(tmp_path):
     (annotated / "b.conll").unlink()
     with pytest.raises(CorpusFormatError, match=r"b\.conll: no such file"):
         load_corpus(annotated, splits)
+
+
+# ------------------------------------------------------------- one reader: encodings, comments, columns
+
+
+def test_nfd_bom_and_crlf_copies_read_the_same_as_the_nfc_file(tmp_path):
+    import unicodedata
+
+    text = format_conll([HANOI, MONEY])
+    nfc_file = tmp_path / "nfc.conll"
+    nfc_file.write_text(text, encoding="utf-8")
+    copies = {
+        "nfd": unicodedata.normalize("NFD", text).encode("utf-8"),
+        "bom": b"\xef\xbb\xbf" + text.encode("utf-8"),
+        "crlf": text.replace("\n", "\r\n").encode("utf-8"),
+        "all": b"\xef\xbb\xbf" + unicodedata.normalize("NFD", text).replace("\n", "\r\n").encode("utf-8"),
+    }
+    expected = read_conll(nfc_file)
+    assert expected == [HANOI, MONEY]
+    for name, data in copies.items():
+        path = tmp_path / f"{name}.conll"
+        path.write_bytes(data)
+        assert read_conll(path) == expected, name
+
+
+def test_bom_before_a_token_line_is_not_part_of_the_token(tmp_path):
+    path = tmp_path / "bom.conll"
+    path.write_bytes(b"\xef\xbb\xbf" + "Ký\tO\nkết\tO\n".encode("utf-8"))
+    [sentence] = read_conll(path)
+    assert sentence.tokens == ("Ký", "kết")
+
+
+def test_hash_token_opening_a_sentence_in_a_space_separated_file(tmp_path):
+    path = tmp_path / "spaced.txt"
+    path.write_text(
+        "# sent_id = s-1\n# text = #COVID lan\n#COVID O\nlan O\n\n"
+        "# a free comment\n#COVID B-MISC\n\n# newdoc id = 7\nHà B-LOC\n",
+        encoding="utf-8",
+    )
+    sentences = read_conll(path)
+    assert [s.tokens for s in sentences] == [("#COVID", "lan"), ("#COVID",), ("Hà",)]
+    assert sentences[0].sent_id == "s-1" and sentences[0].text == "#COVID lan"
+    assert sentences[1].tags == ("B-MISC",)
+
+
+def test_read_with_a_predictions_column(tmp_path):
+    path = tmp_path / "pred.conll"
+    path.write_text("# sent_id = p-1\nHà\tB-LOC\tI-LOC\nNội\tI-LOC\tI-LOC\n\nvui\tO\tB-PER\n", encoding="utf-8")
+    sentences, predicted = read_conll(path, predictions=True)
+    assert [s.tags for s in sentences] == [("B-LOC", "I-LOC"), ("O",)]
+    assert predicted == [["I-LOC", "I-LOC"], ["B-PER"]]
+    assert sentences[0].sent_id == "p-1"
+
+
+@pytest.mark.parametrize(
+    ("content", "predictions", "message"),
+    [
+        ("Hà\tB-LOC\tB-LOC\nNội\tI-LOC\tLOC\n", True, r"bad\.conll:2: predicted tag 'LOC' is not O, B-TYPE or I-TYPE"),
+        ("Hà\tB-LOC\tB-LOC\n\nNội\tX\tB-LOC\tB-LOC\n", True, r"bad\.conll:3: expected 3 columns like line 1, got 4"),
+        ("Hà\tNp\tB-LOC\nNội\tI-LOC\n", False, r"bad\.conll:2: expected 3 columns like line 1, got 2"),
+        ("Hà\tB-LOC\n", True, r"bad\.conll:1: expected TOKEN<TAB>GOLD<TAB>PRED"),
+    ],
+)
+def test_column_and_predicted_tag_errors_name_file_and_line(tmp_path, content, predictions, message):
+    path = tmp_path / "bad.conll"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match=message):
+        read_conll(path, predictions=predictions)
+
+
+def test_format_conll_with_predictions_round_trips(tmp_path):
+    predicted = [["O"] * 9 + ["I-PER"], ["B-MONEY", "I-MONEY", "O"]]
+    text = format_conll([HANOI, MONEY], predictions=predicted)
+    assert "2,34\tB-MONEY\tB-MONEY\n" in text
+    path = tmp_path / "p.conll"
+    path.write_text(text, encoding="utf-8")
+    assert read_conll(path, predictions=True) == ([HANOI, MONEY], predicted)

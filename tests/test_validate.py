@@ -247,3 +247,73 @@ def test_zero_width_space_separates_tokens_like_whitespace(corpus):
     conll = "# sent_id = c-1\n# text = Hà\u200bNội đẹp.\nHà\tB-LOC\nNội\tI-LOC\nđẹp\tO\n.\tO\n"
     (corpus / "annotated/c.conll").write_text(conll, encoding="utf-8")
     assert problems() == []
+
+
+# ------------------------------------------------------------------- a user's own file: its own rules
+
+# PhoNER_COVID19 style: space-separated, word-level, ten types of its own, no "# text" comments.
+PHONER = """\
+Bệnh_nhân B-PATIENT_ID
+91 I-PATIENT_ID
+là O
+nam B-GENDER
+, O
+phi_công B-JOB
+người O
+Anh B-LOCATION
+, O
+33 B-AGE
+tuổi O
+
+Ngày B-DATE
+18/3 I-DATE
+, O
+ông O
+Nguyễn_Văn_A B-NAME
+bay O
+chuyến O
+VN0054 B-TRANSPORTATION
+của O
+Vietnam_Airlines B-ORGANIZATION
+, O
+bị O
+sốt B-SYMPTOM_AND_DISEASE
+"""
+PHONER_TYPES = ["DATE", "AGE", "GENDER", "JOB", "LOCATION", "NAME", "ORGANIZATION", "PATIENT_ID", "SYMPTOM_AND_DISEASE", "TRANSPORTATION"]
+
+
+def test_a_user_file_in_its_own_format_validates(tmp_path, capsys):
+    path = tmp_path / "train_word.conll"
+    path.write_text(PHONER, encoding="utf-8")
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"ok: {path}" in out
+    assert "2 sentences, 24 tokens, 10 entities" in out
+    assert "types: " + ", ".join(PHONER_TYPES) in out
+
+
+def test_a_user_file_lists_every_problem_as_file_and_line(tmp_path, capsys):
+    path = tmp_path / "user.conll"
+    broken = PHONER.replace("tuổi O", "tuổi AGE").replace("18/3 I-DATE", "18/3 I-NAME").replace(", O\nông", ",\nông")
+    path.write_text(broken, encoding="utf-8")
+    assert main(["validate", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines()[:3] == [
+        f"{path}:11: tag 'AGE' is not O, B-TYPE or I-TYPE",
+        f"{path}:14: I-NAME follows B-DATE, not B-NAME or I-NAME (broken IOB2) (pass scheme='IOB1' for IOB1 files)",
+        f"{path}:15: expected TOKEN<TAB>TAG, got ','",
+    ]
+
+
+def test_a_user_file_is_checked_with_its_scheme_and_its_own_text_comments(tmp_path, capsys):
+    iob1 = tmp_path / "iob1.conll"
+    iob1.write_text("# text = Ông Kang tới Seoul\nÔng\tO\nKang\tI-PER\ntới\tO\nSeoul\tI-LOC\n", encoding="utf-8")
+    assert main(["validate", str(iob1), "--scheme", "IOB1"]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(iob1)]) == 1
+    assert f"{iob1}:3: I-PER follows O" in capsys.readouterr().out
+    other = tmp_path / "other.conll"
+    other.write_text("# text = Ông Kang tới Seoul\nÔng\tO\nKim\tB-PER\n\nHà\tB-LOC\n", encoding="utf-8")
+    assert main(["validate", str(other), str(iob1), "--scheme", "IOB1"]) == 1
+    out = capsys.readouterr().out
+    assert f"{other}:1: tokens do not spell the sentence's '# text' from token 1 ('Kim')" in out
+    assert f"ok: {iob1}" in out

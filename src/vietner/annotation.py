@@ -15,12 +15,13 @@ import re
 from pathlib import Path
 
 from .corpus import Sentence
+from .schema import DEFAULT_TYPES
 from .text import split_sentences, tokenize
 
 __all__ = ["MarkupError", "draft_markup", "parse_markup", "sentences_to_markup", "read_raw"]
 
-ENTITY_TYPES = ("PER", "ORG", "LOC", "MONEY", "DATE")
-_ENTITY = re.compile(r"\[(PER|ORG|LOC|MONEY|DATE) ([^\[\]]+?)\]")
+# Markup is for the project corpus, so only its types are markup: "[MISC x]" is reported, not imported.
+_ENTITY = re.compile(r"\[(" + "|".join(DEFAULT_TYPES) + r") ([^\[\]]+?)\]")
 
 
 class MarkupError(ValueError):

@@ -15,7 +15,7 @@ from pathlib import Path
 from seqeval.metrics.sequence_labeling import get_entities
 
 from .corpus import SPLITS, Sentence, read_conll, read_splits
-from .validate import ENTITY_TYPES
+from .schema import DEFAULT_TYPES
 
 __all__ = ["Counts", "count", "build_card"]
 
@@ -61,7 +61,7 @@ def build_card(data_dir: str | os.PathLike = "data") -> str:
     per_article = {stem: count(sentences) for stem, sentences in articles.items()}
     # The five types always get a column (a zero is information); any other type found is added after.
     found = {kind for counts in per_article.values() for kind in counts.entities}
-    types = list(ENTITY_TYPES) + sorted(found - set(ENTITY_TYPES))
+    types = list(DEFAULT_TYPES) + sorted(found - set(DEFAULT_TYPES))
 
     lines = [
         "# Data card: the vietner NER corpus",

@@ -1,21 +1,26 @@
 """The token-labelled corpus: ``Sentence`` records, the CoNLL format they are stored in, and ``datasets``.
 
 The project's gold files are IOB2, one ``TOKEN<TAB>TAG`` line per syllable, one sentence per block, each
-block opened by ``# sent_id = ...`` and ``# text = ...`` comments. The reader also takes a user's own
-files with extra columns (the tag is the last column) and IOB1 tags, which it converts to IOB2. Every
-reader ends in the same ``datasets.Dataset`` shape: ``sent_id``, ``tokens`` and string ``tags`` columns.
+block opened by ``# sent_id = ...`` and ``# text = ...`` comments. The same reader takes a user's own
+files (space-separated, extra columns with the tag last, IOB1 tags converted to IOB2, a BOM, CRLF, NFD
+text read as NFC) and predictions files (GOLD and PRED as the last two columns). Every reader ends in the
+same ``datasets.Dataset`` shape: ``sent_id``, ``tokens`` and string ``tags`` columns.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
+from .schema import entity_type, iob1_to_iob2, iob2_problem, nfc
 from .storage import atomic_write_text  # re-exported: callers import it from here
 
 __all__ = [
@@ -24,6 +29,7 @@ __all__ = [
     "FEATURES",
     "SPLITS",
     "read_conll",
+    "read_conll_problems",
     "write_conll",
     "format_conll",
     "iob1_to_iob2",
@@ -65,115 +71,219 @@ class Sentence:
             raise ValueError(f"sentence {self.sent_id!r}: {len(self.tokens)} tokens but {len(self.tags)} tags")
 
 
-def iob1_to_iob2(tags: list[str]) -> list[str]:
-    """Convert IOB1 tags (``I-`` may open an entity) to IOB2 (every entity opens with ``B-``)."""
-    out = []
-    previous = "O"
-    for tag in tags:
-        if tag.startswith("I-") and (previous == "O" or previous[2:] != tag[2:]):
-            tag = "B-" + tag[2:]
-        out.append(tag)
-        previous = tag
-    return out
-
-
-def iob2_problem(tag: str, previous: str) -> str | None:
-    """Return what is wrong with ``tag`` after ``previous`` in an IOB2 sequence, or None when it is valid.
-
-    Valid tags are ``O``, ``B-TYPE`` and ``I-TYPE``; an ``I-TYPE`` must follow ``B-TYPE`` or ``I-TYPE``.
-    """
-    if tag != "O" and (tag[:2] not in ("B-", "I-") or len(tag) < 3 or any(c.isspace() for c in tag)):
-        return f"tag {tag!r} is not O, B-TYPE or I-TYPE"
-    if tag.startswith("I-") and previous[2:] != tag[2:]:
-        return f"{tag} follows {previous}, not B-{tag[2:]} or I-{tag[2:]} (broken IOB2)"
-    return None
-
-
-def read_conll(path: str | os.PathLike, scheme: str = "IOB2") -> list[Sentence]:
-    """Read a CoNLL file: blank-line separated blocks of ``TOKEN<TAB>...<TAB>TAG`` lines.
-
-    ``# sent_id = `` and ``# text = `` comments are kept; other ``#`` comment lines and ``-DOCSTART-``
-    lines are ignored. With ``scheme="IOB1"`` tags are converted to IOB2; with ``"IOB2"`` they must
-    already be valid IOB2. Raises ``CorpusFormatError`` naming ``file:line``.
-    """
-    if scheme.upper() not in ("IOB1", "IOB2"):
-        raise ValueError(f"scheme must be IOB1 or IOB2, not {scheme!r}")
-    path = Path(path)
+def _decode(path: Path) -> str:
+    """Return the file's text without a leading BOM; raise ``CorpusFormatError`` when it is not UTF-8."""
     if not path.is_file():
         raise CorpusFormatError(f"{path}: no such file")
     try:
-        lines = path.read_bytes().decode("utf-8").split("\n")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = error.object[: error.start].count(b"\n") + 1
         raise CorpusFormatError(f"{path}:{line}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     except OSError as error:
         raise CorpusFormatError(f"{path}: cannot read ({error.strerror})") from None
-    sentences: list[Sentence] = []
-    tokens: list[str] = []
-    tags: list[str] = []
-    numbers: list[int] = []
-    meta: dict[str, str] = {}
-    first_line = 0
+    # Editors on Windows write a BOM; left in, it would glue itself to the first token or comment.
+    return text.removeprefix("\ufeff")
 
-    def flush() -> None:
-        nonlocal tokens, tags, numbers, meta, first_line
-        if tokens:
-            if scheme.upper() == "IOB1":
-                tags[:] = iob1_to_iob2(tags)
-            for number, tag, previous in zip(numbers, tags, ["O"] + tags):
-                problem = iob2_problem(tag, previous)
-                if problem:
-                    hint = " (pass scheme='IOB1' for IOB1 files)" if "broken IOB2" in problem else ""
-                    raise CorpusFormatError(f"{path}:{number}: {problem}{hint}")
-            sent_id = meta.get("sent_id", f"{path.stem}-{len(sentences) + 1}")
-            sentences.append(Sentence(tuple(tokens), tuple(tags), sent_id, meta.get("text", ""), first_line))
-        elif meta:
-            raise CorpusFormatError(f"{path}:{first_line}: comment block with no tokens")
-        tokens, tags, numbers, meta, first_line = [], [], [], {}, 0
 
-    for number, line in enumerate(lines, start=1):
-        line = line.rstrip("\r")
+def _is_tag(field: str) -> bool:
+    """True for ``O``, ``B-X`` and ``I-X`` (the shape of a tag, whatever the sequence around it)."""
+    return field == "O" or (entity_type(field) is not None and not any(c.isspace() for c in field))
+
+
+def _columns(line: str) -> list[str]:
+    return line.split("\t") if "\t" in line else line.split()
+
+
+# "# sent_id = x", "# newdoc id = 7": a comment whatever follows, even if its last word looks like a tag.
+_KEY_VALUE = re.compile(r"#\s*[^\s=]+(?:\s+[^\s=]+)*\s*=(?:\s|$)")
+
+
+def _is_comment(line: str) -> bool:
+    """True when a line opening a block is a comment, not a token such as ``#COVID O`` or ``#<TAB>O``."""
+    if not line.startswith("#"):
+        return False
+    if _KEY_VALUE.match(line):
+        return True
+    fields = _columns(line)
+    return not (len(fields) >= 2 and _is_tag(fields[-1].strip()))
+
+
+@dataclass
+class _Block:
+    """The sentence being read: its tokens, tags (and predicted tags), their lines and its comments."""
+
+    first_line: int = 0
+    tokens: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    pred: list[str] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+class _ConllReader:
+    """Reads one CoNLL file into sentences, reporting each problem to ``report(line, message)``."""
+
+    def __init__(self, path: Path, scheme: str, predictions: bool, report: Callable[[int, str], None]) -> None:
+        self.path, self.iob1, self.predictions, self.report = path, scheme.upper() == "IOB1", predictions, report
+        self.sentences: list[Sentence] = []
+        self.predicted: list[list[str]] = []
+        self.block = _Block()
+        self.width: tuple[int, int] | None = None  # (columns, line) of the file's first token line
+
+    def read(self, text: str) -> None:
+        """Read every line of ``text``, then the last sentence."""
+        for number, line in enumerate(text.split("\n"), start=1):
+            self.line(number, line.rstrip("\r"))
+        self.flush()
+
+    def line(self, number: int, line: str) -> None:
+        """Take one line: a blank line ends a sentence, a comment opens one, a token line extends it."""
         if not line.strip():
-            flush()
-            continue
-        if line.startswith("-DOCSTART-"):
-            continue
-        # A comment has no tab, so a "#" or "#hashtag" token line opening a block is still a token.
-        if line.startswith("#") and "\t" not in line and not tokens:
-            key, sep, value = line[1:].strip().partition("=")
-            if sep and key.strip() in ("sent_id", "text"):
-                meta[key.strip()] = value.strip() if key.strip() == "sent_id" else value[1:] if value.startswith(" ") else value
-            first_line = first_line or number
-            continue
-        columns = line.split("\t") if "\t" in line else line.split()
-        if len(columns) < 2 or not columns[0].strip() or not columns[-1].strip():
-            raise CorpusFormatError(f"{path}:{number}: expected TOKEN<TAB>TAG, got {line!r}")
-        if not tokens:
-            first_line = number if not meta else first_line
-        tokens.append(columns[0])
-        tags.append(columns[-1].strip())
-        numbers.append(number)
-    flush()
-    return sentences
+            self.flush()
+        elif line.startswith("-DOCSTART-"):
+            return
+        # Inside a sentence a "#" line is a token; comments only open a block.
+        elif not self.block.tokens and _is_comment(line):
+            self.comment(number, line)
+        else:
+            self.token(number, line)
+
+    def comment(self, number: int, line: str) -> None:
+        key, sep, value = line[1:].strip().partition("=")
+        key = key.strip()
+        if sep and key in ("sent_id", "text"):
+            self.block.meta[key] = value.strip() if key == "sent_id" else nfc(value.removeprefix(" "))
+        self.block.first_line = self.block.first_line or number
+
+    def token(self, number: int, line: str) -> None:
+        columns = _columns(line)
+        need = 3 if self.predictions else 2
+        if len(columns) < need or not columns[0].strip() or not all(c.strip() for c in columns[-need + 1 :]):
+            layout = "TOKEN<TAB>GOLD<TAB>PRED" if self.predictions else "TOKEN<TAB>TAG"
+            self.report(number, f"expected {layout}, got {line!r}")
+            return
+        if self.width is None:
+            self.width = (len(columns), number)
+        elif len(columns) != self.width[0]:
+            self.report(number, f"expected {self.width[0]} columns like line {self.width[1]}, got {len(columns)}")
+            return
+        if self.predictions:
+            pred = columns[-1].strip()
+            if not _is_tag(pred):
+                self.report(number, f"predicted tag {pred!r} is not O, B-TYPE or I-TYPE")
+                pred = "O"
+            self.block.pred.append(pred)
+        self.block.first_line = self.block.first_line or number
+        self.block.tokens.append(nfc(columns[0]))
+        self.block.tags.append(columns[-2 if self.predictions else -1].strip())
+        self.block.numbers.append(number)
+
+    def flush(self) -> None:
+        """End the sentence being read: check its tags and keep it."""
+        block, self.block = self.block, _Block()
+        if not block.tokens:
+            if block.meta:
+                self.report(block.first_line, "comment block with no tokens")
+            return
+        tags = iob1_to_iob2(block.tags) if self.iob1 else block.tags
+        pred = iob1_to_iob2(block.pred) if self.iob1 else block.pred
+        for number, tag, previous in zip(block.numbers, tags, ["O"] + tags):
+            problem = iob2_problem(tag, previous)
+            if problem:
+                hint = " (pass scheme='IOB1' for IOB1 files)" if "broken IOB2" in problem else ""
+                self.report(number, problem + hint)
+        sent_id = block.meta.get("sent_id", f"{self.path.stem}-{len(self.sentences) + 1}")
+        self.sentences.append(Sentence(tuple(block.tokens), tuple(tags), sent_id, block.meta.get("text", ""), block.first_line))
+        self.predicted.append(pred)
 
 
-def format_conll(sentences: list[Sentence]) -> str:
-    """Return the CoNLL text of ``sentences`` (comments, then ``TOKEN<TAB>TAG`` lines, blank-separated)."""
+def read_conll_problems(
+    path: str | os.PathLike, scheme: str = "IOB2", predictions: bool = False
+) -> tuple[list[Sentence], list[list[str]], list[str]]:
+    """Read a CoNLL file as :func:`read_conll` does, but collect every problem instead of stopping.
+
+    Returns the sentences, the predicted tags (empty lists unless ``predictions``) and the problems as
+    ``file:line: what`` strings, in line order within each kind. An unreadable file gives no sentences
+    and one problem.
+    """
+    if scheme.upper() not in ("IOB1", "IOB2"):
+        raise ValueError(f"scheme must be IOB1 or IOB2, not {scheme!r}")
+    path = Path(path)
+    try:
+        text = _decode(path)
+    except CorpusFormatError as error:
+        return [], [], [str(error)]
+    problems: list[str] = []
+    reader = _ConllReader(path, scheme, predictions, lambda line, message: problems.append(f"{path}:{line}: {message}"))
+    reader.read(text)
+    return reader.sentences, reader.predicted, problems
+
+
+@overload
+def read_conll(path: str | os.PathLike, scheme: str = ..., predictions: Literal[False] = ...) -> list[Sentence]: ...
+@overload
+def read_conll(
+    path: str | os.PathLike, scheme: str = ..., *, predictions: Literal[True]
+) -> tuple[list[Sentence], list[list[str]]]: ...
+
+
+def read_conll(
+    path: str | os.PathLike, scheme: str = "IOB2", predictions: bool = False
+) -> list[Sentence] | tuple[list[Sentence], list[list[str]]]:
+    """Read a CoNLL file: blank-line separated blocks of ``TOKEN<TAB>...<TAB>TAG`` lines.
+
+    Columns are tab-separated, or whitespace-separated in a line with no tab; every token line has the same
+    number of columns. ``# sent_id = `` and ``# text = `` comments are kept; other comments (``# key =
+    value``, or a ``#`` line whose last field is not a tag) and ``-DOCSTART-`` lines are ignored, so
+    ``#COVID O`` is a token. A leading BOM and ``\\r\\n`` line ends are accepted; tokens and text are read
+    in NFC. With ``scheme="IOB1"`` tags are converted to IOB2; with ``"IOB2"`` they must already be valid
+    IOB2. With ``predictions=True`` the last two columns are GOLD and PRED and ``(sentences, predicted
+    tags)`` is returned; predicted tags need only be ``O``, ``B-X`` or ``I-X`` (a stray ``I-`` is scored).
+    Raises ``CorpusFormatError`` naming ``file:line``.
+    """
+    if scheme.upper() not in ("IOB1", "IOB2"):
+        raise ValueError(f"scheme must be IOB1 or IOB2, not {scheme!r}")
+    path = Path(path)
+
+    def fail(line: int, message: str) -> None:
+        raise CorpusFormatError(f"{path}:{line}: {message}")
+
+    reader = _ConllReader(path, scheme, predictions, fail)
+    reader.read(_decode(path))
+    return (reader.sentences, reader.predicted) if predictions else reader.sentences
+
+
+def format_conll(sentences: Seq[Sentence], predictions: Seq[Seq[str]] | None = None) -> str:
+    """Return the CoNLL text of ``sentences``: comments, then ``TOKEN<TAB>TAG`` lines, blank-separated.
+
+    With ``predictions`` (one tag list per sentence) the lines are ``TOKEN<TAB>GOLD<TAB>PRED``, as
+    ``read_conll(..., predictions=True)`` and conlleval read them.
+    """
+    if predictions is not None and len(predictions) != len(sentences):
+        raise ValueError(f"{len(sentences)} sentences but {len(predictions)} predicted tag lists")
     blocks = []
-    for sentence in sentences:
+    for i, sentence in enumerate(sentences):
         lines = []
         if sentence.sent_id:
             lines.append(f"# sent_id = {sentence.sent_id}")
         if sentence.text:
             lines.append(f"# text = {sentence.text}")
-        lines.extend(f"{token}\t{tag}" for token, tag in zip(sentence.tokens, sentence.tags))
+        columns = [sentence.tokens, sentence.tags] + ([predictions[i]] if predictions is not None else [])
+        lines.extend("\t".join(row) for row in zip(*columns, strict=True))
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
 
 
-def write_conll(sentences: list[Sentence], path: str | os.PathLike, overwrite: bool = False) -> None:
-    """Write ``sentences`` to ``path`` in the project's CoNLL format, atomically."""
-    atomic_write_text(path, format_conll(sentences), overwrite=overwrite)
+def write_conll(
+    sentences: Seq[Sentence],
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    predictions: Seq[Seq[str]] | None = None,
+) -> None:
+    """Write ``sentences`` (and optionally a PRED column) to ``path`` in CoNLL format, atomically."""
+    atomic_write_text(path, format_conll(sentences, predictions), overwrite=overwrite)
 
 
 def read_splits(splits_file: str | os.PathLike) -> dict[str, list[str]]:

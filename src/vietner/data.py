@@ -9,7 +9,7 @@ from pathlib import Path
 from .annotation import MarkupError, draft_markup, parse_markup, read_raw, sentences_to_markup
 from .card import build_card
 from .corpus import CorpusFormatError, atomic_write_text, read_conll, write_conll
-from .validate import validate_corpus, validate_splits
+from .validate import validate_corpus, validate_file, validate_splits
 
 
 def _draft(args: argparse.Namespace) -> int:
@@ -32,14 +32,43 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    problems = validate_corpus(args.dir, args.raw)
+    paths = args.paths or ["data/annotated"]
+    # One folder (or a name that is no file) is the project corpus; files are a user's own data.
+    if len(paths) == 1 and not Path(paths[0]).is_file() and not Path(paths[0]).suffix:
+        if args.scheme:
+            print("error: --scheme applies to files; the corpus folder is always IOB2", file=sys.stderr)
+            return 2
+        return _validate_corpus(paths[0], args.raw)
+    return _validate_files(paths, args.scheme or "IOB2")
+
+
+def _validate_corpus(folder: str, raw: str | None) -> int:
+    problems = validate_corpus(folder, raw)
     for problem in problems:
         print(problem)
     if problems:
-        print(f"{len(problems)} problem(s) in {args.dir}", file=sys.stderr)
+        print(f"{len(problems)} problem(s) in {folder}", file=sys.stderr)
         return 1
-    print(f"ok: {args.dir} is valid")
+    print(f"ok: {folder} is valid")
     return 0
+
+
+def _validate_files(paths: list[str], scheme: str) -> int:
+    failed = 0
+    for path in paths:
+        if Path(path).is_dir():
+            print(f"{path}: is a folder; give CoNLL files, or one folder alone for the corpus check")
+            failed += 1
+            continue
+        problems, summary = validate_file(path, scheme)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"{len(problems)} problem(s) in {path}; read: {summary}", file=sys.stderr)
+            failed += 1
+        else:
+            print(f"ok: {path} reads as {scheme}: {summary}")
+    return 1 if failed else 0
 
 
 def _splits(args: argparse.Namespace) -> int:
@@ -86,9 +115,18 @@ def main(argv: list[str] | None = None) -> int:
     exp = commands.add_parser("export", help="print a CoNLL file as inline markup, for review")
     exp.add_argument("conll")
     exp.set_defaults(run=_export)
-    val = commands.add_parser("validate", help="check the gold corpus; prints every problem as file:line")
-    val.add_argument("dir", nargs="?", default="data/annotated", help="folder of .conll files (default: %(default)s)")
+    val = commands.add_parser(
+        "validate",
+        help="check the gold corpus (a folder) or your own CoNLL files; prints every problem as file:line",
+    )
+    val.add_argument(
+        "paths", nargs="*", metavar="DIR | FILE",
+        help="the corpus folder of .conll files (default: data/annotated), checked against the project's rules; "
+        "or CoNLL files of your own, checked to read (columns, tags for --scheme, '# text' where present)",
+    )
     val.add_argument("--raw", default=None, help="folder of raw .txt articles (default: raw/ beside DIR)")
+    val.add_argument("--scheme", choices=["IOB1", "IOB2"], type=str.upper, default=None,
+                     help="tag scheme of FILEs (default: IOB2)")
     val.set_defaults(run=_validate)
     spl = commands.add_parser("splits", help="check splits.json: every article in one split, every type in dev/test")
     spl.add_argument("splits", nargs="?", default="data/splits.json", help="default: %(default)s")

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from seqeval.metrics.sequence_labeling import get_entities
 
-from .corpus import SPLITS, CorpusFormatError, iob2_problem, read_conll, read_splits
+from .corpus import SPLITS, CorpusFormatError, Sentence, read_conll, read_conll_problems, read_splits
+from .schema import DEFAULT_TYPES, entity_type, iob2_problem, labels_for, types_of
 from .text import split_sentences, tokens as tokenize
 
-__all__ = ["ENTITY_TYPES", "Problem", "validate_corpus", "validate_splits"]
+__all__ = ["FileSummary", "Problem", "validate_corpus", "validate_file", "validate_splits"]
 
-ENTITY_TYPES = ("PER", "ORG", "LOC", "MONEY", "DATE")
 _SPACE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]+")
-_LABELS = frozenset(["O"] + [f"{prefix}-{kind}" for kind in ENTITY_TYPES for prefix in "BI"])
+_LABELS = frozenset(labels_for(DEFAULT_TYPES))
 
 
 @dataclass(frozen=True, order=True)
@@ -125,7 +125,7 @@ def _check_block(path: Path, block: _Block, raw_sentences: set[str] | None, prob
     previous = "O"
     for token, tag, number in block.tokens:
         if tag not in _LABELS and tag[:2] in ("B-", "I-") and len(tag) > 2:
-            problems.append(Problem(where, number, f"unknown label {tag!r} (allowed: O, B-/I- {', '.join(ENTITY_TYPES)})"))
+            problems.append(Problem(where, number, f"unknown label {tag!r} (allowed: O, B-/I- {', '.join(DEFAULT_TYPES)})"))
         else:
             problem = iob2_problem(tag, previous)
             if problem:
@@ -243,15 +243,73 @@ def validate_splits(splits_file: str | os.PathLike, annotated_dir: str | os.Path
                 continue
             types.update(kind for sentence in sentences for kind, _, _ in get_entities(list(sentence.tags)))
         if split != "train":
-            for kind in ENTITY_TYPES:
+            for kind in DEFAULT_TYPES:
                 if kind not in types:
                     problems.append(Problem(where, 1, f"no {kind} entity in split {split!r}"))
     return sorted(problems)
 
 
 def _problem_from(error: CorpusFormatError) -> Problem:
-    # CorpusFormatError messages are already "file:line: what" or "file: what".
-    match = re.fullmatch(r"(.*?)(?::(\d+))?: (.*)", str(error), flags=re.DOTALL)
+    return _problem_from_text(str(error))
+
+
+def _problem_from_text(message: str) -> Problem:
+    # Reader messages are already "file:line: what" or "file: what".
+    match = re.fullmatch(r"(.*?)(?::(\d+))?: (.*)", message, flags=re.DOTALL)
     if match is None:
-        return Problem("?", 0, str(error))
+        return Problem("?", 0, message)
     return Problem(match.group(1), int(match.group(2) or 0), match.group(3))
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What a user's CoNLL file holds: sentence, token and entity counts and the entity types found."""
+
+    sentences: int
+    tokens: int
+    entities: int
+    types: tuple[str, ...]
+
+    def __str__(self) -> str:
+        types = ", ".join(self.types) or "none"
+        return f"{self.sentences} sentences, {self.tokens} tokens, {self.entities} entities; types: {types}"
+
+
+def _spelling_problem(sentence: Sentence) -> str | None:
+    """Say where ``sentence``'s tokens stop spelling its ``# text`` (whitespace aside), or None if they do."""
+    target = _SPACE.sub("", sentence.text)
+    offset = 0
+    for i, token in enumerate(sentence.tokens):
+        if target[offset : offset + len(token)] != token:
+            return f"tokens do not spell the sentence's '# text' from token {i} ({token!r})"
+        offset += len(token)
+    if offset != len(target):
+        return f"tokens end before the sentence's '# text' does: missing {target[offset:][:30]!r}"
+    return None
+
+
+def validate_file(path: str | os.PathLike, scheme: str = "IOB2") -> tuple[list[Problem], FileSummary]:
+    """Check a user's CoNLL file with the rules that apply to any such file, collecting every problem.
+
+    It must read (UTF-8; the same number of columns on every token line; tags valid for ``scheme``; no
+    empty tokens), and a sentence that has a ``# text`` must be spelled by its tokens. The project
+    corpus's own rules (its five types, ``# sent_id``/``# text`` on every sentence, the raw articles) are
+    :func:`validate_corpus`'s. Returns the problems, sorted by line, and what the file holds.
+    """
+    sentences, _, messages = read_conll_problems(path, scheme)
+    problems = [_problem_from_text(message) for message in messages]
+    for sentence in sentences:
+        problem = _spelling_problem(sentence) if sentence.text else None
+        if problem:
+            problems.append(Problem(str(path), sentence.line, problem))
+    if not sentences and not problems:
+        problems.append(Problem(str(path), 1, "no sentences"))
+    # A malformed tag is reported above; counted as O so seqeval does not guess an entity from it.
+    tags = [[tag if entity_type(tag) else "O" for tag in sentence.tags] for sentence in sentences]
+    summary = FileSummary(
+        len(sentences),
+        sum(len(sentence.tokens) for sentence in sentences),
+        sum(len(get_entities(t)) for t in tags),
+        tuple(types_of(tag for t in tags for tag in t)),
+    )
+    return sorted(problems), summary

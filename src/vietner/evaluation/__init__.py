@@ -21,7 +21,7 @@ raw-text path, the baselines), ``files`` (predictions files, gold articles), ``c
 from __future__ import annotations
 
 from ..metrics import AVERAGES, MODES, extract_entities, score_report
-from .analysis import TYPES, bootstrap, confusion, errors, evaluate_tags
+from .analysis import bootstrap, confusion, errors, evaluate_tags
 from .cli import main
 from .crossval import Fold, cross_validate, folds, train_fold_with_script
 from .files import format_predictions, load_articles, load_split, read_predictions
@@ -57,7 +57,6 @@ from .taggers import (
 __all__ = [
     "AVERAGES",
     "MODES",
-    "TYPES",
     "UNDERTHESEA_LABELS",
     "UNDERTHESEA_TYPES",
     "DictionaryTagger",

@@ -20,8 +20,6 @@ from ..metrics import (
     score_report,
 )
 
-TYPES = ("PER", "ORG", "LOC", "MONEY", "DATE")
-
 
 def sentence_text(sentence: Sentence) -> str:
     """The sentence as written (its ``# text``), or its tokens joined by spaces when it has none."""

@@ -14,7 +14,8 @@ from ..corpus import (
     read_conll,
 )
 from ..storage import atomic_write_text
-from .analysis import TYPES, evaluate_tags
+from ..schema import types_of
+from .analysis import evaluate_tags
 from .crossval import cross_validate, train_fold_with_script
 from .files import format_predictions, load_articles, load_split, read_predictions
 from .report import (
@@ -44,48 +45,112 @@ def _write(path: Path | None, text: str, overwrite: bool) -> None:
         print(f"wrote {path}", file=sys.stderr)
 
 
-def _evaluate(args: argparse.Namespace) -> int:
+class UsageError(ValueError):
+    """A command line that asks for something impossible (exit status 2, like argparse's own errors)."""
+
+
+def _warn(notes: list[str], message: str) -> None:
+    """Say on stderr, in one line, why something was not scored; the report keeps it in ``notes``."""
+    print(f"warning: {message}", file=sys.stderr)
+    notes.append(message)
+
+
+def _restricted(types: list[str], data_types: list[str], baselines: list[str]) -> list[str]:
+    """The types a system is also scored on to compare with underthesea, or [] when that row makes no sense."""
+    shared = [t for t in UNDERTHESEA_TYPES if t in data_types]
+    return shared if "underthesea" in baselines and shared and set(shared) != set(types) else []
+
+
+def _score(systems: dict[str, dict[str, Any]], name: str, sentences: list, pred: list, args: argparse.Namespace,
+           data_types: list[str]) -> None:
+    """Score ``pred`` on the types of the data and its predictions, plus the underthesea-comparable row."""
+    systems[name] = score_system(sentences, pred, None, args.bootstrap, args.seed)
+    shared = _restricted(systems[name]["types"], data_types, args.baselines)
+    if shared:
+        systems[f"{name} ({'/'.join(shared)})"] = score_system(sentences, pred, shared, args.bootstrap, args.seed)
+
+
+def _dictionary(args: argparse.Namespace, sentences: list, data_types: list[str], notes: list[str]) -> list | None:
+    """The dictionary baseline's tags, or None (with a warning) when it has nothing fit to learn from."""
+    if not args.train and (args.data or args.predictions):
+        _warn(notes, "dictionary baseline skipped: it learns from --train FILE or the corpus's train split, "
+              "and the scored file is not from that corpus; give --train")
+        return None
+    train = read_conll(args.train) if args.train else load_split("train", args.data_dir, args.splits)
+    train_types = types_of(tag for s in train for tag in s.tags)
+    if not set(train_types) & set(data_types):
+        _warn(notes, f"dictionary baseline skipped: its training data ({args.train or 'train split'}) and the "
+              f"scored data share no type (train: {', '.join(train_types) or 'none'}; data: {', '.join(data_types) or 'none'})")
+        return None
+    return DictionaryTagger.fit(train)(sentences)
+
+
+def _baselines(args: argparse.Namespace, sentences: list, data_types: list[str], notes: list[str]) -> dict[str, dict[str, Any]]:
+    """Score the baselines asked for that can be scored on these sentences' types."""
+    systems: dict[str, dict[str, Any]] = {}
+    for baseline in args.baselines:
+        if baseline == "dictionary":
+            tags = _dictionary(args, sentences, data_types, notes)
+            if tags is not None:
+                _score(systems, "dictionary", sentences, tags, args, data_types)
+        elif baseline == "underthesea":
+            shared = [t for t in UNDERTHESEA_TYPES if t in data_types]
+            if not shared:
+                _warn(notes, f"underthesea baseline skipped: it knows {', '.join(UNDERTHESEA_TYPES)} and the data has "
+                      f"none of them ({', '.join(data_types) or 'no entities'})")
+                continue
+            tags = UndertheseaTagger()(sentences)
+            systems["underthesea ner()"] = score_system(sentences, tags, shared, args.bootstrap, args.seed)
+    return systems
+
+
+def _gold_and_pred(args: argparse.Namespace) -> tuple[list, list | None, str]:
+    """The gold sentences to score, the predicted tags (None when only baselines run) and where they came from."""
     if args.predictions:
         sentences, pred = read_predictions(args.predictions)
-        source = f"predictions file {args.predictions}"
-    else:
-        sentences = read_conll(args.data) if args.data else load_split(args.split, args.data_dir, args.splits)
-        if not sentences:
-            raise CorpusFormatError(f"{args.data or args.split}: no sentences")
-        source = f"{args.data or f'split {args.split!r} of {args.data_dir}'}"
-        if args.model:
-            pred = ModelTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)(sentences)
-            source = f"model {args.model} on {source}"
-        else:
-            pred = None
+        return sentences, pred, f"predictions file {args.predictions}"
+    sentences = read_conll(args.data) if args.data else load_split(args.split, args.data_dir, args.splits)
+    if not sentences:
+        raise CorpusFormatError(f"{args.data or args.split}: no sentences")
+    source = f"{args.data or f'split {args.split!r} of {args.data_dir}'}"
+    if not args.model:
+        return sentences, None, source
+    pred = ModelTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)(sentences)
+    return sentences, pred, f"model {args.model} on {source}"
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    sentences, pred, source = _gold_and_pred(args)
+    data_types = types_of(tag for s in sentences for tag in s.tags)
     systems: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
     report: dict[str, Any] | None = None
     if pred is not None:
         report = evaluate_tags(sentences, pred, args.bootstrap, args.seed)
         report["source"] = source
-        name = "model" if args.model else "predictions"
-        systems[name] = score_system(sentences, pred, TYPES, args.bootstrap, args.seed)
-        systems[f"{name} (PER/ORG/LOC)"] = score_system(sentences, pred, UNDERTHESEA_TYPES, args.bootstrap, args.seed)
-    for baseline in args.baselines:
-        if baseline == "dictionary":
-            train = read_conll(args.train) if args.train else load_split("train", args.data_dir, args.splits)
-            tags = DictionaryTagger.fit(train)(sentences)
-            systems["dictionary"] = score_system(sentences, tags, TYPES, args.bootstrap, args.seed)
-            systems["dictionary (PER/ORG/LOC)"] = score_system(sentences, tags, UNDERTHESEA_TYPES, args.bootstrap, args.seed)
-        elif baseline == "underthesea":
-            systems["underthesea ner()"] = score_system(sentences, UndertheseaTagger()(sentences), UNDERTHESEA_TYPES, args.bootstrap, args.seed)
+        _score(systems, "model" if args.model else "predictions", sentences, pred, args, data_types)
+    systems.update(_baselines(args, sentences, data_types, notes))
     if report is None and not systems:
-        raise SystemExit("error: nothing to score: give --model, --predictions or --baselines")
+        raise UsageError("nothing to score: give --model, --predictions or --baselines that apply to this data")
     out = []
     if report is not None:
         out += [f"{len(sentences)} sentences; {source}", "", "Classification report (seqeval; both modes)", format_report(report), "",
                 "Type confusion (IOB2 strict; rows: gold, columns: predicted with the same span)", format_confusion(report["confusion"]), ""]
     if systems:
-        out += ["Model and baselines (IOB2 strict; underthesea: PER/ORG/LOC against gold restricted to them)", format_comparison(systems), ""]
+        out += ["Model and baselines (IOB2 strict; a system that knows only some types is scored on those, "
+                "against gold restricted to them)", format_comparison(systems), ""]
     print("\n".join(out))
-    output = Path(args.output) if args.output else None
     document = report or {"sentences": len(sentences), "source": source}
     document["comparison"] = systems
+    document["notes"] = notes
+    _write_reports(args, document, report, sentences, pred)
+    return 0
+
+
+def _write_reports(args: argparse.Namespace, document: dict[str, Any], report: dict[str, Any] | None,
+                   sentences: list, pred: list | None) -> None:
+    """Write the JSON report and, beside it, the Markdown report, the error file and the predictions."""
+    output = Path(args.output) if args.output else None
     if report is not None and args.output is None and args.errors is None:
         print(f"{sum(len(r['errors']) for r in report['errors'])} errors; write them with --errors FILE or --output FILE", file=sys.stderr)
     _write(output, json.dumps(document, ensure_ascii=False, indent=2) + "\n", args.overwrite)
@@ -94,12 +159,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         _write(Path(args.errors) if args.errors else _derived(output, ".errors.txt"), format_errors(report["errors"]), args.overwrite)
         if args.model:
             _write(_derived(output, ".predictions.conll"), format_predictions(sentences, pred), args.overwrite)
-    return 0
 
 
 def _cross_validate(args: argparse.Namespace) -> int:
     if not args.config:
-        raise SystemExit("error: --cross-validate needs --config")
+        raise UsageError("--cross-validate needs --config")
     output_dir = Path(args.cv_dir or f"outputs/cv-{Path(args.config).stem}")
     articles = load_articles(args.data_dir)
     train = train_fold_with_script(args.config, args.data_dir, args.set)
@@ -154,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
         args.baselines = [] if args.predictions else ["dictionary", "underthesea"]
     try:
         return _cross_validate(args) if args.cross_validate else _evaluate(args)
-    except (CorpusFormatError, FileExistsError, FileNotFoundError, ValueError, RuntimeError) as error:
+    # Usage and input errors (a bad or missing file, an output that exists) exit 2 like argparse's own.
+    except (CorpusFormatError, FileExistsError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:  # a fold's train.py failed: not the command line's fault
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ from ..metrics import (
     score_report,
 )
 from ..storage import atomic_write_text
-from .analysis import TYPES
+from ..schema import types_of
 from .taggers import ModelTagger, Tagger
 
 logger = logging.getLogger(__name__)
@@ -102,23 +102,15 @@ def cross_validate(
     folds. A type absent from a held-out article has no F1 in that fold (``None``) and is averaged over the
     folds where it occurs; micro F1 is over all types.
     """
-    rows = []
+    scored = []
     for fold in folds(list(articles), output_dir):
-        tagger = train_fold(fold)
         test = articles[fold.test]
-        pred = tagger(test)
-        report = score_report([s.tags for s in test], pred, mode)
-        row: dict[str, Any] = {
-            "fold": fold.index, "test": fold.test, "dev": fold.dev, "sentences": len(test),
-            "entities": report["micro avg"]["support"], "micro_f1": report["micro avg"]["f1"],
-            "precision": report["micro avg"]["precision"], "recall": report["micro avg"]["recall"],
-        }
-        for t in TYPES:
-            has = t in report and report[t]["support"] > 0
-            row[f"{t}_f1"] = report[t]["f1"] if has else None
-            row[f"{t}_support"] = report[t]["support"] if t in report else 0
-        rows.append(row)
-    columns = ["micro_f1", "precision", "recall"] + [f"{t}_f1" for t in TYPES]
+        scored.append((fold, test, train_fold(fold)(test)))
+    # The columns are the corpus's own types and whatever the models predicted, never a fixed list.
+    types = types_of([tag for s in articles.values() for sentence in s for tag in sentence.tags]
+                     + [tag for _, _, pred in scored for tags in pred for tag in tags])
+    rows = [_fold_row(fold, test, pred, types, mode) for fold, test, pred in scored]
+    columns = ["micro_f1", "precision", "recall"] + [f"{t}_f1" for t in types]
     summary = {}
     for column in columns:
         values = [r[column] for r in rows if r[column] is not None]
@@ -127,4 +119,19 @@ def cross_validate(
             "std": statistics.stdev(values) if len(values) > 1 else None,
             "folds": len(values),
         }
-    return {"mode": mode, "folds": rows, "summary": summary}
+    return {"mode": mode, "types": types, "folds": rows, "summary": summary}
+
+
+def _fold_row(fold: Fold, test: Sequence[Sentence], pred: Sequence[Sequence[str]], types: Sequence[str], mode: str) -> dict[str, Any]:
+    """One fold's row: its micro scores and each type's F1 (None where the held-out article lacks the type)."""
+    report = score_report([s.tags for s in test], pred, mode)
+    row: dict[str, Any] = {
+        "fold": fold.index, "test": fold.test, "dev": fold.dev, "sentences": len(test),
+        "entities": report["micro avg"]["support"], "micro_f1": report["micro avg"]["f1"],
+        "precision": report["micro avg"]["precision"], "recall": report["micro avg"]["recall"],
+    }
+    for t in types:
+        has = t in report and report[t]["support"] > 0
+        row[f"{t}_f1"] = report[t]["f1"] if has else None
+        row[f"{t}_support"] = report[t]["support"] if t in report else 0
+    return row

@@ -10,7 +10,7 @@ from ..metrics import (
     AVERAGES,
     MODES,
 )
-from .analysis import TYPES
+from ..schema import types_of
 
 # seqeval's two ways of reading entities out of tags (see vietner.metrics), as report headings.
 MODE_TITLES = {"strict": "IOB2 strict", "default": "default (conlleval)"}
@@ -100,26 +100,29 @@ def format_comparison(systems: dict[str, dict[str, Any]], markdown: bool = False
     """F1 per type and micro F1 with its interval for several systems on the same sentences (strict mode).
 
     Each value of ``systems`` holds ``report`` (a :func:`score` dict), ``interval`` (a :func:`bootstrap`
-    dict) and ``types`` (the types it is scored on).
+    dict) and ``types`` (the types it is scored on). The columns are every type any system is scored on;
+    a system scored on all of them is "all types".
     """
-    header = ["system", "scored on"] + list(TYPES) + ["micro F1", "95% CI"]
+    types = types_of(f"B-{t}" for s in systems.values() for t in s["types"])
+    header = ["system", "scored on"] + types + ["micro F1", "95% CI"]
     rows = []
     for name, s in systems.items():
         report, interval = s["report"], s["interval"]["micro"]
-        cells = [name, "/".join(s["types"]) if len(s["types"]) < len(TYPES) else "all types"]
-        cells += [_fmt(report[t]["f1"]) if t in s["types"] and t in report else "—" for t in TYPES]
+        cells = [name, "all types" if set(s["types"]) == set(types) else "/".join(s["types"])]
+        cells += [_fmt(report[t]["f1"]) if t in s["types"] and t in report else "—" for t in types]
         cells += [_fmt(report["micro avg"]["f1"]), f"[{_fmt(interval['low'])}, {_fmt(interval['high'])}]"]
         rows.append(cells)
     return _table(header, rows, markdown)
 
 
 def format_cross_validation(result: dict[str, Any], markdown: bool = False) -> str:
-    """Per-fold F1 (overall and per type) and mean ± std over folds."""
-    header = ["fold", "held-out article", "sentences", "entities", "micro F1", "P", "R"] + [f"{t} F1" for t in TYPES]
+    """Per-fold F1 (overall and per type: the types of the articles and predictions) and mean ± std over folds."""
+    types = result["types"]
+    header = ["fold", "held-out article", "sentences", "entities", "micro F1", "P", "R"] + [f"{t} F1" for t in types]
     rows = []
     for r in result["folds"]:
         rows.append([str(r["fold"]), r["test"], str(r["sentences"]), str(r["entities"]), _fmt(r["micro_f1"]),
-                     _fmt(r["precision"]), _fmt(r["recall"])] + [_fmt(r[f"{t}_f1"]) for t in TYPES])
+                     _fmt(r["precision"]), _fmt(r["recall"])] + [_fmt(r[f"{t}_f1"]) for t in types])
     summary = result["summary"]
 
     def pm(column: str) -> str:
@@ -128,7 +131,7 @@ def format_cross_validation(result: dict[str, Any], markdown: bool = False) -> s
             return "—"
         return f"{s['mean']:.3f} ± {s['std']:.3f}" if s["std"] is not None else f"{s['mean']:.3f}"
 
-    rows.append(["mean ± std", "", "", "", pm("micro_f1"), pm("precision"), pm("recall")] + [pm(f"{t}_f1") for t in TYPES])
+    rows.append(["mean ± std", "", "", "", pm("micro_f1"), pm("precision"), pm("recall")] + [pm(f"{t}_f1") for t in types])
     return _table(header, rows, markdown)
 
 

@@ -18,7 +18,8 @@ from ..metrics import (
     extract_entities,
     score_report,
 )
-from .analysis import TYPES, bootstrap, sentence_text
+from ..schema import types_of
+from .analysis import bootstrap, sentence_text
 
 # Anything that tags sentences: gold sentences in, one predicted IOB2 tag list per sentence out.
 Tagger = Callable[[Sequence[Sentence]], list[list[str]]]
@@ -212,13 +213,20 @@ def restrict_types(tags: Sequence[str], types: Iterable[str]) -> list[str]:
 
 
 def score_system(
-    sentences: Sequence[Sentence], pred: Sequence[Sequence[str]], types: Sequence[str] = TYPES, samples: int = 1000, seed: int = 0
+    sentences: Sequence[Sentence],
+    pred: Sequence[Sequence[str]],
+    types: Sequence[str] | None = None,
+    samples: int = 1000,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Score one system for :func:`format_comparison`: strict-mode report and micro-F1 interval on ``types`` only.
 
-    Gold and predicted entities of other types are set to O first, so a system that knows only some types
-    (underthesea: PER/ORG/LOC) is neither credited nor blamed for the others.
+    ``types`` defaults to every type of the gold and predicted tags. Gold and predicted entities of other
+    types are set to O first, so a system that knows only some types (underthesea: PER/ORG/LOC) is neither
+    credited nor blamed for the others.
     """
+    if types is None:
+        types = types_of([tag for s in sentences for tag in s.tags] + [tag for p in pred for tag in p])
     gold = [restrict_types(s.tags, types) for s in sentences]
     pred = [restrict_types(p, types) for p in pred]
     return {"types": list(types), "report": score_report(gold, pred, "strict"), "interval": bootstrap(gold, pred, "strict", samples, seed)}
