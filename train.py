@@ -123,7 +123,7 @@ def run(args: argparse.Namespace, state: RunState) -> int:
         if main_process:
             write_jsonl(out / "log.jsonl", state.log)
             write_json(out / "metrics.json", {**metrics, "best_epoch": state.best_epoch, "epochs": state.history, "test": None})
-        save_checkpoint(accelerator, out / "checkpoints" / "last", state.to_dict())
+        save_checkpoint(accelerator, out / "checkpoints" / "last", state)
         if args.stop_after_epoch is not None and epoch >= args.stop_after_epoch and not state.stopped:
             accelerator.print(f"stopping after epoch {epoch} as asked; continue with --resume")
             return 0
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        done = f"after epoch {state.epoch}; continue with --resume" if state.epoch else "before the first epoch ended; nothing to resume"
+        done = f"after epoch {state.checkpointed}; continue with --resume" if state.checkpointed else "before the first checkpoint; nothing to resume"
         print(f"interrupted {done}", file=sys.stderr)
         return 130
 

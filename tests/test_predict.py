@@ -84,7 +84,7 @@ def test_existing_output_is_kept_without_overwrite(tmp_path, model_dir, capsys):
     source = write_text(tmp_path / "in.txt", DOCUMENTS[:1])
     output = tmp_path / "out.jsonl"
     output.write_text("precious\n")
-    assert main(["--model", str(model_dir), "--input", str(source), "--output", str(output), "--quiet"]) == 1
+    assert main(["--model", str(model_dir), "--input", str(source), "--output", str(output), "--quiet"]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert output.read_text() == "precious\n"
     assert main(["--model", str(model_dir), "--input", str(source), "--output", str(output), "--overwrite", "--quiet"]) == 0
@@ -95,13 +95,24 @@ def test_bad_inputs_are_one_line_errors(tmp_path, model_dir, capsys):
     output = tmp_path / "out.jsonl"
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "Hà Nội"}\n{"txt": 1}\n', encoding="utf-8")
-    assert main(["--model", str(model_dir), "--input", str(bad), "--output", str(output), "--quiet"]) == 1
+    assert main(["--model", str(model_dir), "--input", str(bad), "--output", str(output), "--quiet"]) == 2
     assert f"{bad}:2:" in capsys.readouterr().err
     assert not output.exists()
-    assert main(["--model", str(tmp_path / "nope"), "--input", str(bad), "--output", str(output)]) == 1
+    assert main(["--model", str(tmp_path / "nope"), "--input", str(bad), "--output", str(output)]) == 2
     assert "no such model directory" in capsys.readouterr().err
-    assert main(["--model", str(model_dir), "--input", str(tmp_path / "missing.txt"), "--output", str(output)]) == 1
+    assert main(["--model", str(model_dir), "--input", str(tmp_path / "missing.txt"), "--output", str(output)]) == 2
     assert "no such file" in capsys.readouterr().err
+    # a line that is not UTF-8, and a JSON text holding a lone surrogate: named by file and line
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("Hà Nội\n".encode() + "Đà Nẵng\n".encode("utf-16-le") + b"\n")
+    assert main(["--model", str(model_dir), "--input", str(latin), "--output", str(output), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{latin}:2: not UTF-8" in err and "Traceback" not in err
+    surrogate = tmp_path / "surrogate.jsonl"
+    surrogate.write_text('{"text": "Hà Nội"}\n{"text": "a\\udc80b"}\n', encoding="utf-8")
+    assert main(["--model", str(model_dir), "--input", str(surrogate), "--output", str(output), "--quiet"]) == 2
+    assert f"{surrogate}:2: the text has a lone surrogate" in capsys.readouterr().err
+    assert not output.exists()
 
 
 def test_module_runs_as_a_command(tmp_path, model_dir):

@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -139,7 +140,15 @@ def corpus(tmp_path_factory):
 
 def test_train_tiny_writes_the_output_directory(train_main, corpus, tmp_path):
     out = tmp_path / "run"
-    assert train_main(tiny_args(corpus, out)) == 0
+    old_umask = os.umask(0o022)
+    try:
+        assert train_main(tiny_args(corpus, out)) == 0
+    finally:
+        os.umask(old_umask)
+    # everything written gets the umask's permissions, none is left owner-only
+    modes = {p.relative_to(out): p.stat().st_mode & 0o777 for p in out.rglob("*")}
+    assert {m for p, m in modes.items() if (out / p).is_dir()} == {0o755}
+    assert {m for p, m in modes.items() if (out / p).is_file()} == {0o644}, modes
 
     # model/: save_pretrained output + vietner.json, loadable by plain transformers
     from transformers import AutoModelForTokenClassification, AutoTokenizer, PhobertTokenizer
@@ -459,3 +468,96 @@ def test_load_splits_rejects_an_empty_split(tmp_path, corpus):
     data = load_config(None, [f"data.train_file={corpus['train']}", f"data.dev_file={empty}", f"data.test_file={corpus['test']}"]).data
     with pytest.raises(DataError, match="dev split is empty"):
         load_splits(data)
+
+
+# ------------------------------------------------------------------------------------------------------
+# The same data in other forms, other label sets, Ctrl-C, permissions.
+
+
+def test_nfd_bom_and_crlf_copies_train_exactly_as_the_nfc_file(corpus, tmp_path):
+    import unicodedata
+
+    from vietner.config import ScratchConfig
+    from vietner.modeling import scratch_tokenizer
+
+    text = Path(corpus["train"]).read_text(encoding="utf-8")
+    copies = {
+        "nfc": text,
+        "nfd": unicodedata.normalize("NFD", text),
+        "bom": "\ufeff" + text,
+        "crlf": text.replace("\n", "\r\n"),
+        "all": "\ufeff" + unicodedata.normalize("NFD", text).replace("\n", "\r\n"),
+    }
+    encoded = {}
+    tokenizer = None
+    for name, content in copies.items():
+        path = tmp_path / f"{name}.conll"
+        path.write_bytes(content.encode("utf-8"))
+        data = load_config(None, [f"data.train_file={path}", f"data.dev_file={corpus['dev']}", f"data.test_file={corpus['test']}"]).data
+        splits = load_splits(data)
+        preprocessor = Preprocessor(None, data)
+        words = train_words(splits["train"], preprocessor)
+        strings = [w for t, s in zip(splits["train"]["tokens"], words) for w in preprocessor.word_strings(t, s)]
+        tokenizer = tokenizer or scratch_tokenizer(strings, tmp_path / "tok", ScratchConfig(bpe_vocab_size=300))
+        preprocessor.tokenizer = tokenizer
+        encoded[name] = (strings, encode_train(splits["train"], words, preprocessor, training_labels(splits)).to_dict())
+    for name in copies:
+        assert encoded[name] == encoded["nfc"], name  # same words, same subwords, same tags
+
+
+def test_other_label_set_without_text_lines_scores_the_same_in_evaluate(train_main, tmp_path, capsys):
+    # A PhoNER-style corpus: space-separated, other types, no "# text": evaluate.py scores it on its own
+    # tokens, as train.py does, and every table lists its types.
+    rng = random.Random(3)
+    fillers = {"NAME": PERSONS, "LOCATION": PLACES, "ORGANIZATION": ORGS, "AGE": ["45 tuổi", "30 tuổi"], "JOB": ["bác sĩ", "kỹ sư"]}
+    templates = ["{NAME} , {AGE} , là {JOB} ở {LOCATION} .", "{NAME} làm việc tại {ORGANIZATION} ở {LOCATION} ."]
+    files = {}
+    for split, size in (("train", 40), ("dev", 10), ("test", 10)):
+        blocks = []
+        for _ in range(size):
+            lines = []
+            for part in rng.choice(templates).split():
+                if part.startswith("{"):
+                    words = rng.choice(fillers[part[1:-1]]).split()
+                    lines += [f"{w} {'B' if i == 0 else 'I'}-{part[1:-1]}" for i, w in enumerate(words)]
+                else:
+                    lines.append(f"{part} O")
+            blocks.append("\n".join(lines))
+        files[split] = tmp_path / f"{split}.txt"
+        files[split].write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    assert train_main(tiny_args(files, out, "train.epochs=3", "train.lr=1e-2")) == 0
+    from vietner.evaluation.cli import main as evaluate_main
+
+    capsys.readouterr()
+    report = tmp_path / "report.json"
+    assert evaluate_main(["--model", str(out / "model"), "--data", str(files["test"]), "--output", str(report), "--bootstrap", "20"]) == 0
+    printed = capsys.readouterr()
+    metrics = json.loads((out / "metrics.json").read_text())
+    evaluated = json.loads(report.read_text())
+    for mode in ("strict", "default"):
+        assert round(evaluated[mode]["micro avg"]["f1"], 4) == round(metrics["test"][mode]["overall"]["f1"], 4)
+    markdown = (tmp_path / "report.md").read_text()
+    for kind in fillers:
+        assert kind in printed.out and kind in markdown
+        assert kind in evaluated["comparison"]["model"]["report"]
+
+
+def test_ctrl_c_during_training_is_one_line_and_resumable(corpus, tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "train.py"), *tiny_args(corpus, out, "data.segmenter=none", "train.epochs=5", "train.score_train_split=false")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    for line in process.stdout:  # interrupt once epoch 2 has been scored, around its checkpoint
+        if line.startswith("epoch 2:"):
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    lines = [line for line in stderr.splitlines() if line.strip() and "\r" not in line]
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
+    match = re.fullmatch(r"interrupted after epoch (\d+); continue with --resume", lines[-1])
+    assert match, lines[-1]
+    state = json.loads((out / "checkpoints" / "last" / "trainer_state.json").read_text())
+    assert state["epoch"] == int(match.group(1)) >= 1  # the message names the epoch the checkpoint holds
+    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert [e["epoch"] for e in json.loads((out / "metrics.json").read_text())["epochs"]] == [1, 2, 3, 4, 5]

@@ -28,17 +28,28 @@ class InputError(ValueError):
     """An input file that cannot be read; the message names the file and line."""
 
 
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, text)`` of each line, without its line end; a line that is not UTF-8 is an
+    ``InputError`` naming it. Only ``\n`` (and ``\r\n``) end a line, so \u2028 and friends stay inside
+    a document."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as error:
+                raise InputError(f"{path}:{number}: not UTF-8 text ({error.reason} at byte {error.start} of the line)") from None
+
+
 def _looks_like_jsonl(path: Path) -> bool:
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         return True
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                try:
-                    first = json.loads(line)
-                except ValueError:
-                    return False
-                return isinstance(first, dict) and "text" in first
+    for _, line in _lines(path):
+        if line.strip():
+            try:
+                first = json.loads(line)
+            except ValueError:
+                return False
+            return isinstance(first, dict) and "text" in first
     return False
 
 
@@ -47,28 +58,30 @@ def read_documents(path: str | os.PathLike, input_format: str = "auto") -> Itera
 
     ``input_format``: ``text`` (one document per line, empty lines kept as empty documents so output lines
     match input lines), ``jsonl`` (objects with a string ``text``), or ``auto`` (``jsonl`` for a
-    ``.jsonl``/``.ndjson`` file or one whose first line is such an object, else ``text``).
+    ``.jsonl``/``.ndjson`` file or one whose first line is such an object, else ``text``). A line that
+    cannot be read is an ``InputError`` naming ``file:line``.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     jsonl = input_format == "jsonl" or (input_format == "auto" and _looks_like_jsonl(path))
-    # newline="" keeps \u2028 and friends inside a document: only \n, \r\n and \r end a line.
-    with path.open(encoding="utf-8", newline="") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not jsonl:
-                yield {"text": line}
-                continue
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as error:
-                raise InputError(f"{path}:{number}: not JSON ({error})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise InputError(f'{path}:{number}: expected a JSON object with a string "text" field')
-            yield record
+    for number, line in _lines(path):
+        if not jsonl:
+            yield {"text": line}
+            continue
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as error:
+            raise InputError(f"{path}:{number}: not JSON ({error})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise InputError(f'{path}:{number}: expected a JSON object with a string "text" field')
+        try:
+            record["text"].encode("utf-8")
+        except UnicodeEncodeError as error:  # JSON can spell a lone surrogate ("\udc80"); UTF-8 cannot
+            raise InputError(f"{path}:{number}: the text has a lone surrogate at character {error.start}") from None
+        yield record
 
 
 def _count_lines(path: Path) -> int:
@@ -154,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; errors are one line on stderr and exit status 1."""
+    """Run the command line; a usage or input error is one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         print("error: --batch-size must be positive", file=sys.stderr)
@@ -163,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except (InputError, FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written (the output appears only when complete)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

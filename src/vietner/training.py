@@ -390,12 +390,14 @@ def prepare_output_dir(path: str | os.PathLike, overwrite: bool, resume: bool, a
     return path
 
 
-def save_checkpoint(accelerator: Accelerator, directory: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Save the full training state (model, optimizer, scheduler, RNGs, ``state``) to ``directory`` atomically.
+def save_checkpoint(accelerator: Accelerator, directory: str | os.PathLike, run: RunState) -> None:
+    """Save the full training state (model, optimizer, scheduler, RNGs, ``run``) to ``directory`` atomically,
+    then mark ``run`` as checkpointed at its epoch.
 
     Every process takes part (each saves its own RNG state); the main process renames the finished
     checkpoint into place.
     """
+    state = {**run.to_dict(), "checkpointed": run.epoch}
     directory = Path(directory)
     tmp = directory.with_name(f".{directory.name}.tmp-save")  # the .NAME.tmp-* pattern recover() cleans up
     if accelerator.is_main_process and tmp.exists():
@@ -408,6 +410,7 @@ def save_checkpoint(accelerator: Accelerator, directory: str | os.PathLike, stat
         (tmp / CHECKPOINT_STATE).write_text(json.dumps(state, indent=1), encoding="utf-8")
         replace_dir(tmp, directory)
     accelerator.wait_for_everyone()
+    run.checkpointed = run.epoch
 
 
 def load_checkpoint(accelerator: Accelerator, directory: str | os.PathLike) -> dict[str, Any]:
@@ -447,12 +450,9 @@ def model_settings(config: Config, labels: Sequence[str]) -> ModelSettings:
 
 
 def write_predictions(path: str | os.PathLike, dataset: Dataset, predictions: Sequence[Sequence[str]]) -> None:
-    """Write ``TOKEN<TAB>GOLD<TAB>PRED`` CoNLL lines (one block per sentence, with its id) atomically."""
-    blocks = []
-    for sent_id, tokens, gold, pred in zip(dataset["sent_id"], dataset["tokens"], dataset["tags"], predictions):
-        lines = [f"# sent_id = {sent_id}"] + [f"{t}\t{g}\t{p}" for t, g, p in zip(tokens, gold, pred)]
-        blocks.append("\n".join(lines) + "\n")
-    atomic_write_text(path, "\n".join(blocks), overwrite=True)
+    """Write ``TOKEN<TAB>GOLD<TAB>PRED`` CoNLL (one block per sentence, with its id) atomically."""
+    sentences = [Sentence(tuple(t), tuple(g), i) for i, t, g in zip(dataset["sent_id"], dataset["tokens"], dataset["tags"])]
+    atomic_write_text(path, format_conll(sentences, [list(p) for p in predictions]), overwrite=True)
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:
@@ -520,6 +520,8 @@ class RunState:
     history: list[dict[str, Any]] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None
+    # The epoch the checkpoint on disk holds: what an interrupted run can --resume from.
+    checkpointed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
