@@ -31,8 +31,8 @@ from vietner.prediction import Predictor
 from vietner.storage import atomic_write_text
 from vietner.training import (
     DataError, EpochMeter, RunState, check_resumable, dictionary_baseline_f1, encode_train, final_summary,
-    load_checkpoint, load_splits, make_accelerator, make_optimizer, make_scheduler, model_settings, prepare_output_dir,
-    save_checkpoint, score_split, segmentation_ceiling, steps_per_epoch, train_loader, train_words,
+    load_checkpoint, load_splits, make_accelerator, make_optimizer, make_scheduler, model_settings, prepare_output_dir, run_metadata,
+    save_checkpoint, score_split, steps_per_epoch, train_loader, train_words,
     training_labels, training_tokenizer, write_json, write_jsonl, write_predictions,
 )
 
@@ -85,14 +85,7 @@ def run(args: argparse.Namespace, state: RunState) -> int:
     if args.resume:
         vars(state).update(load_checkpoint(accelerator, out / "checkpoints" / "last"))
         accelerator.print(f"resumed after epoch {state.epoch} (step {state.step}, best dev F1 {state.best_f1:.4f})")
-    metrics = {
-        "config": config.name,
-        "model": config.model.name_or_path or "scratch (PhoBERT architecture, random init, no pre-training)",
-        "labels": labels,
-        "selected_on": "last epoch" if train.select_on == "last" else "dev micro F1 of the entities predict() returns",
-        "processes": accelerator.num_processes,
-        "segmentation_ceiling_f1": {split: segmentation_ceiling(splits[split], preprocessor) for split in ("dev", "test")},
-    }
+    metrics = run_metadata(config, labels, accelerator.num_processes, splits, preprocessor)
 
     # ---- the loop: train an epoch, score dev, keep the best, checkpoint -----------------------------
     for epoch in range(state.epoch + 1, train.epochs + 1):

@@ -23,6 +23,8 @@ from .segment import Segmenter, WordSpans, get_segmenter, join_word, split_at_en
 __all__ = ["IGNORE_INDEX", "Window", "WordPieces", "windows", "encode_window", "Preprocessor"]
 
 IGNORE_INDEX = -100
+# Sentences whose segmentation a Preprocessor keeps (a few MB of spans).
+WORDS_CACHE = 100_000
 logger = logging.getLogger(__name__)
 
 
@@ -146,6 +148,7 @@ class Preprocessor:
         self.settings = settings
         self.segmenter = segmenter if segmenter is not None else get_segmenter(settings.segmenter)
         self.tokenizer = tokenizer
+        self._words: dict[tuple[str, ...], WordSpans] = {}
 
     @property
     def tokenizer(self) -> Any:
@@ -159,8 +162,13 @@ class Preprocessor:
     def words(self, syllables: Sequence[str], gold: Sequence[str] | None = None) -> WordSpans:
         """Return the word spans of ``syllables``; with ``gold`` tags (training), a word that crosses a gold
         entity boundary is split there, so no gold entity is lost."""
-        spans = self.segmenter.words([nfc(s) for s in syllables]) if syllables else []
-        return split_at_entity_boundaries(spans, gold) if gold is not None else spans
+        key = tuple(syllables)
+        spans = self._words.get(key)
+        if spans is None:
+            spans = self.segmenter.words([nfc(s) for s in syllables]) if syllables else []
+            if len(self._words) < WORDS_CACHE:  # training scores dev every epoch: segment each sentence once
+                self._words[key] = spans
+        return split_at_entity_boundaries(spans, gold) if gold is not None else list(spans)
 
     def word_strings(self, syllables: Sequence[str], spans: WordSpans) -> list[str]:
         """Return the words as the tokenizer reads them ("Hà_Nội")."""

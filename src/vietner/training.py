@@ -68,6 +68,7 @@ __all__ = [
     "write_predictions",
     "write_json",
     "write_jsonl",
+    "run_metadata",
     "final_summary",
     "EpochMeter",
     "RunState",
@@ -463,6 +464,19 @@ def write_json(path: str | os.PathLike, value: Any) -> None:
 def write_jsonl(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
     """Write ``rows`` as JSON lines to ``path`` atomically (the whole log, so a resumed run never duplicates)."""
     atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), overwrite=True)
+
+
+def run_metadata(config: Config, labels: Sequence[str], processes: int, splits: DatasetDict, preprocessor: Preprocessor) -> dict[str, Any]:
+    """The head of ``metrics.json``: what was trained, on which labels, how the kept model is chosen, and the
+    best F1 the segmentation allows on dev and test."""
+    return {
+        "config": config.name,
+        "model": config.model.name_or_path or "scratch (PhoBERT architecture, random init, no pre-training)",
+        "labels": list(labels),
+        "selected_on": "last epoch" if config.train.select_on == "last" else "dev micro F1 of the entities predict() returns",
+        "processes": processes,
+        "segmentation_ceiling_f1": {split: segmentation_ceiling(splits[split], preprocessor) for split in ("dev", "test")},
+    }
 
 
 def final_summary(metrics: dict[str, Any], model_dir: Path) -> str:
