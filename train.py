@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     # ---- data: sentences -> words (segmenter) -------------------------------------------------------
     splits = load_splits(config.data)
     labels = training_labels(splits)
-    segmenter = get_segmenter(config.data.segmenter)
+    data = config.data
+    segmenter = get_segmenter(data.segmenter, rdrsegmenter_dir=data.rdrsegmenter_dir, jvm_path=data.jvm_path, jvm_options=data.jvm_options)
     words = {split: segment_split(splits[split], segmenter, split_at_gold=split == "train") for split in SPLITS}
     if config.train.score_train_split:
         words["train-as-raw"] = segment_split(splits["train"], segmenter, split_at_gold=False)

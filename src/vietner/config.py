@@ -80,6 +80,12 @@ class DataConfig:
     # Subwords of context shared by consecutive windows when scoring and predicting (training windows do not overlap).
     window_overlap: int = 64
     max_pieces_per_word: int = 32
+    # Folder with rdrsegmenter.jar, wordsegmenter.rdr and vi-vocab; null: the installed python-rdrsegmenter wheel's.
+    rdrsegmenter_dir: str | None = None
+    # The JVM library (libjvm.so) for rdrsegmenter; null: the one JAVA_HOME or `java` on PATH points to.
+    jvm_path: str | None = None
+    # Options for that JVM, space-separated ("-Xmx1g").
+    jvm_options: str = ""
 
 
 @dataclass
