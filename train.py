@@ -91,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
     splits = load_splits(config.data)
     labels = training_labels(splits)
     data = config.data
-    segmenter = get_segmenter(data.segmenter, rdrsegmenter_dir=data.rdrsegmenter_dir, jvm_path=data.jvm_path, jvm_options=data.jvm_options)
+    segmenter = get_segmenter(
+        data.segmenter, rdrsegmenter_dir=data.rdrsegmenter_dir, jvm_path=data.jvm_path, jvm_options=data.jvm_options
+    )
     words = {split: segment_split(splits[split], segmenter, split_at_gold=split == "train") for split in SPLITS}
     if config.train.score_train_split:
         words["train-as-raw"] = segment_split(splits["train"], segmenter, split_at_gold=False)

@@ -56,7 +56,9 @@ def span_agreement(predicted: Sequence[Spans], reference: Sequence[Spans]) -> di
     }
 
 
-def timed_segmentation(segmenters: dict[str, Segmenter], sentences: Sequence[tuple[str, ...]], rounds: int) -> tuple[dict[str, list[Spans]], dict[str, dict]]:
+def timed_segmentation(
+    segmenters: dict[str, Segmenter], sentences: Sequence[tuple[str, ...]], rounds: int
+) -> tuple[dict[str, list[Spans]], dict[str, dict]]:
     """Segment ``sentences`` with each segmenter ``rounds`` times, rounds interleaved across segmenters so a
     change in the machine's load hits all alike; return each one's spans and timings (warm-up apart)."""
     syllables = sum(map(len, sentences))
@@ -132,12 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         if name == "tone":
             continue
         a, t = result.get("agreement"), result["timing"]
-        scores = f"{a['precision']:.3f} | {a['recall']:.3f} | {a['f1']:.3f} | {a['identical_sentences']:.1%}" if a else "- | - | (reference) | -"
+        scores = "- | - | (reference) | -"
+        if a:
+            scores = f"{a['precision']:.3f} | {a['recall']:.3f} | {a['f1']:.3f} | {a['identical_sentences']:.1%}"
         print(f"| {name} | {scores} | {t['syllables_per_s']:,.0f} | {t['warm_up_s']:.2f} |")
     tone = results["tone"]
     print(
         f"\ntone placement: {tone['words_changed']} of {tone['words']} RDRSegmenter words respelled "
-        f"({tone['syllables_changed']} of {tone['syllables']} syllables; {tone['normalize_syllables_per_s']:,.0f} syllables/s):"
+        f"({tone['syllables_changed']} of {tone['syllables']} syllables; "
+        f"{tone['normalize_syllables_per_s']:,.0f} syllables/s):"
     )
     print("  " + "; ".join(tone["distinct_changed"]))
     if args.output:

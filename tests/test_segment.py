@@ -123,7 +123,8 @@ def rdr_jar(rdrsegmenter):
 
 
 def test_rdrsegmenter_joins_words_offline(rdrsegmenter):
-    syllables = tokens("Ông Nguyễn Văn A, Ủy viên Bộ Chính trị, Bí thư Thành ủy Hà Nội tiếp bà Kang Kum-Sil.")
+    text = "Ông Nguyễn Văn A, Ủy viên Bộ Chính trị, Bí thư Thành ủy Hà Nội tiếp bà Kang Kum-Sil."
+    syllables = tokens(text)
     words = [join_word(syllables[a:b]) for a, b in rdrsegmenter.words(syllables)]
     assert {"Nguyễn_Văn_A", "Ủy_viên", "Bộ_Chính_trị", "Bí_thư", "Thành_ủy", "Hà_Nội"} <= set(words)
     # RDRSegmenter's own output respells tones the way PhoBERT's text does.
@@ -161,7 +162,7 @@ def test_rdrsegmenter_pickles_before_first_use_and_works_in_a_spawned_worker(rdr
     assert all(isinstance(value, str) for value in vars(pickle.loads(pickle.dumps(fresh))).values())
     syllables = tokens("Bí thư Thành ủy Hà Nội")
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        assert pool.apply(_spawned_words, (fresh, syllables), ) == rdrsegmenter.words(syllables)
+        assert pool.apply(_spawned_words, (fresh, syllables)) == rdrsegmenter.words(syllables)
     assert pickle.loads(pickle.dumps(rdrsegmenter)).words(syllables) == rdrsegmenter.words(syllables)
 
 
@@ -187,7 +188,10 @@ def test_rdrsegmenter_without_jpype_says_what_to_install(monkeypatch):
 
 def test_rdrsegmenter_without_the_wheel_says_what_to_install(monkeypatch):
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "python_rdrsegmenter" else find_spec(name, *a))
+    def no_wheel(name: str, *args):
+        return None if name == "python_rdrsegmenter" else find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_wheel)
     with pytest.raises(ImportError) as error:
         get_segmenter("rdrsegmenter")
     assert "python-rdrsegmenter" in _one_line_error(error) and "pip install" in str(error.value)
@@ -211,4 +215,5 @@ def test_rdrsegmenter_dir_without_its_files_is_a_clear_error(tmp_path):
 
 
 def test_options_a_segmenter_does_not_take_are_ignored():
-    assert isinstance(get_segmenter("none", rdrsegmenter_dir="/nowhere", jvm_path=None, jvm_options="-Xmx1g"), SyllableSegmenter)
+    segmenter = get_segmenter("none", rdrsegmenter_dir="/nowhere", jvm_path=None, jvm_options="-Xmx1g")
+    assert isinstance(segmenter, SyllableSegmenter)

@@ -156,7 +156,9 @@ def test_normalize_tone_placement_keeps_offsets_in_mixed_forms():
 
 # Vietnamese-like text: plain and toned vowels, combining tone marks, "q", separators.
 _VIETNAMESE = st.text(
-    st.sampled_from(list("oauyeqhtnOAUYEQ ,._-1") + list("òóỏõọàảỳýỷủùúụỦÒÈẻ") + list("\u0300\u0301\u0303\u0309\u0323")),
+    st.sampled_from(
+        list("oauyeqhtnOAUYEQ ,._-1") + list("òóỏõọàảỳýỷủùúụỦÒÈẻ") + list("\u0300\u0301\u0303\u0309\u0323")
+    ),
     max_size=40,
 )
 
