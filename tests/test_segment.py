@@ -156,13 +156,16 @@ def _spawned_words(segmenter: RDRSegmenter, syllables: list[str]) -> list[tuple[
     return segmenter.words(syllables)
 
 
-def test_rdrsegmenter_pickles_before_first_use_and_works_in_a_spawned_worker(rdrsegmenter):
+def test_rdrsegmenter_pickles_before_first_use_and_works_in_a_spawned_worker(rdrsegmenter, tmp_path, monkeypatch):
     fresh = get_segmenter("rdrsegmenter")
     # Plain settings only: no JVM object travels to a worker.
     assert all(isinstance(value, str) for value in vars(pickle.loads(pickle.dumps(fresh))).values())
     syllables = tokens("Bí thư Thành ủy Hà Nội")
+    monkeypatch.chdir(tmp_path)  # where a crashing worker's JVM would write hs_err_pid*.log
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         assert pool.apply(_spawned_words, (fresh, syllables)) == rdrsegmenter.words(syllables)
+    # Leaving the block terminates the worker (SIGTERM): it must die quietly, not crash in the JVM.
+    assert not list(tmp_path.glob("hs_err_pid*.log"))
     assert pickle.loads(pickle.dumps(rdrsegmenter)).words(syllables) == rdrsegmenter.words(syllables)
 
 

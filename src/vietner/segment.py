@@ -223,7 +223,10 @@ class RDRSegmenter:
             if key not in _RDR_LOADED:
                 jar = str(folder / "rdrsegmenter.jar")
                 if not jpype.isJVMStarted():
-                    jpype.startJVM(*self.jvm_options.split(), jvmpath=self.jvm_path, classpath=[jar], interrupt=False)
+                    # -Xrs and interrupt=False leave SIGTERM and ^C to Python: a worker pool's terminate() must
+                    # kill its workers, not run the JVM's shutdown hooks into a dying interpreter (SIGSEGV).
+                    options = ["-Xrs", *self.jvm_options.split()]
+                    jpype.startJVM(*options, jvmpath=self.jvm_path, classpath=[jar], interrupt=False)
                 _JVM_PID = os.getpid()
                 # A class loader of its own: the JVM may have been started without this jar on its classpath.
                 url = jpype.JClass("java.io.File")(jar).toURI().toURL()
