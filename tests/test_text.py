@@ -3,8 +3,11 @@
 import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from vietner.text import normalize, split_sentences, tokenize, tokens
+from vietner.schema import nfc
+from vietner.text import normalize, normalize_tone_placement, split_sentences, tokenize, tokens
 
 
 @pytest.mark.parametrize(
@@ -99,3 +102,79 @@ def test_sentence_offsets_slice_the_input():
     assert [span.text for span in spans] == ["Tiêu đề", "Sáng 7/9 tại TP. Hồ Chí Minh.", "Ông B ở lại!"]
     for span in spans:
         assert text[span.start : span.end] == span.text
+
+
+# ---- tone placement: PhoBERT's text writes "hoà", "khoẻ", "thuỷ" -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # oa, oe, uy with no final consonant: the tone moves to the second vowel.
+        ("hòa", "hoà"),
+        ("khỏe", "khoẻ"),
+        ("thủy", "thuỷ"),
+        ("lũy", "luỹ"),
+        ("tùy", "tuỳ"),
+        ("họa", "hoạ"),
+        ("Ủy", "Uỷ"),
+        ("Hòa", "Hoà"),
+        ("HÒA", "HOÀ"),
+        ("ỦY", "UỶ"),
+        ("KhỎe", "KhOẻ"),
+        ("Ủy viên Bộ Chính trị, Bí thư Thành ủy", "Uỷ viên Bộ Chính trị, Bí thư Thành uỷ"),
+        ("Thành_ủy Hòa_Bình", "Thành_uỷ Hoà_Bình"),
+        ("(hòa),khỏe.", "(hoà),khoẻ."),
+        # Everything else stays.
+        ("hoàn", "hoàn"),
+        ("quý", "quý"),
+        ("Quỳ", "Quỳ"),
+        ("của", "của"),
+        ("mùa", "mùa"),
+        ("thuế", "thuế"),
+        ("hoà khoẻ thuỷ", "hoà khoẻ thuỷ"),
+        ("hoa khoe huy", "hoa khoe huy"),
+        ("Nguyễn tuyển khuya thuở", "Nguyễn tuyển khuya thuở"),
+        ("2019 bngoc_022 Kum-Sil", "2019 bngoc_022 Kum-Sil"),
+        ("", ""),
+    ],
+)
+def test_normalize_tone_placement(text, expected):
+    assert normalize_tone_placement(text) == expected
+    # NFD input: the tone is a combining mark, moved as one, so the length still matches the input.
+    decomposed = unicodedata.normalize("NFD", text)
+    assert normalize_tone_placement(decomposed) == unicodedata.normalize("NFD", expected)
+    assert len(normalize_tone_placement(decomposed)) == len(decomposed)
+
+
+def test_normalize_tone_placement_keeps_offsets_in_mixed_forms():
+    # A precomposed "ủ" gives a precomposed "ỷ"; a combining tone stays combining: same length either way.
+    text = "Thành ủy " + unicodedata.normalize("NFD", "hòa") + " khỏe"
+    assert len(normalize_tone_placement(text)) == len(text)
+    assert nfc(normalize_tone_placement(text)) == "Thành uỷ hoà khoẻ"
+
+
+# Vietnamese-like text: plain and toned vowels, combining tone marks, "q", separators.
+_VIETNAMESE = st.text(
+    st.sampled_from(
+        list("oauyeqhtnOAUYEQ ,._-1") + list("òóỏõọàảỳýỷủùúụỦÒÈẻ") + list("\u0300\u0301\u0303\u0309\u0323")
+    ),
+    max_size=40,
+)
+
+
+@given(st.text(max_size=60))
+def test_tone_placement_keeps_the_character_count_of_any_text(text):
+    assert len(normalize_tone_placement(text)) == len(text)
+
+
+@given(st.one_of(_VIETNAMESE, st.text(max_size=40)))
+def test_tone_placement_is_idempotent(text):
+    once = normalize_tone_placement(text)
+    assert normalize_tone_placement(once) == once
+
+
+@given(_VIETNAMESE)
+def test_tone_placement_commutes_with_nfc(text):
+    assert nfc(normalize_tone_placement(text)) == normalize_tone_placement(nfc(text))
+    assert len(normalize_tone_placement(text)) == len(text)

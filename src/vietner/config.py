@@ -76,6 +76,9 @@ class Preprocessing:
     # Subwords of context shared by consecutive windows; each word is read from one window's core.
     window_overlap: int = 64
     max_pieces_per_word: int = 32
+    # Respell tone marks as PhoBERT's pre-training text does ("hòa" -> "hoà", "Thành_ủy" -> "Thành_uỷ"),
+    # so today's spelling reaches it as the words it learned; offsets into the caller's text do not move.
+    normalize_tones: bool = True
 
     def check(self, prefix: str = "data.") -> None:
         """Raise ``ConfigError`` naming the key for a value out of range."""
@@ -124,6 +127,12 @@ class DataConfig(Preprocessing):
     dev_file: str | None = None
     test_file: str | None = None
     scheme: str = "IOB2"
+    # Folder with rdrsegmenter.jar, wordsegmenter.rdr and vi-vocab; null: the installed python-rdrsegmenter wheel's.
+    rdrsegmenter_dir: str | None = None
+    # The JVM library (libjvm.so) for rdrsegmenter; null: the one JAVA_HOME or `java` on PATH points to.
+    jvm_path: str | None = None
+    # Options for that JVM, space-separated ("-Xmx1g").
+    jvm_options: str = ""
 
 
 @dataclass

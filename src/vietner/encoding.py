@@ -19,6 +19,7 @@ from typing import Any
 from .config import Preprocessing
 from .schema import nfc
 from .segment import Segmenter, WordSpans, get_segmenter, join_word, split_at_entity_boundaries
+from .text import normalize_tone_placement
 
 __all__ = ["IGNORE_INDEX", "Window", "WordPieces", "windows", "encode_window", "Preprocessor"]
 
@@ -146,7 +147,10 @@ class Preprocessor:
 
     def __init__(self, tokenizer: Any, settings: Preprocessing, segmenter: Segmenter | None = None) -> None:
         self.settings = settings
-        self.segmenter = segmenter if segmenter is not None else get_segmenter(settings.segmenter)
+        if segmenter is None:  # machine-specific options (the JVM's) come from a DataConfig when there is one
+            options = {k: getattr(settings, k) for k in ("rdrsegmenter_dir", "jvm_path", "jvm_options") if hasattr(settings, k)}
+            segmenter = get_segmenter(settings.segmenter, **options)
+        self.segmenter = segmenter
         self.tokenizer = tokenizer
         self._words: dict[tuple[str, ...], WordSpans] = {}
 
@@ -159,20 +163,27 @@ class Preprocessor:
         self._tokenizer = tokenizer
         self.pieces = WordPieces(tokenizer, max_pieces_per_word=self.settings.max_pieces_per_word) if tokenizer else None
 
+    def form(self, syllables: Sequence[str]) -> list[str]:
+        """Return the syllables as the model reads them: NFC, tone marks placed as in PhoBERT's vocabulary
+        when ``settings.normalize_tones``; the same length, so offsets hold."""
+        normalized = [nfc(s) for s in syllables]
+        return [normalize_tone_placement(s) for s in normalized] if self.settings.normalize_tones else normalized
+
     def words(self, syllables: Sequence[str], gold: Sequence[str] | None = None) -> WordSpans:
         """Return the word spans of ``syllables``; with ``gold`` tags (training), a word that crosses a gold
         entity boundary is split there, so no gold entity is lost."""
         key = tuple(syllables)
         spans = self._words.get(key)
         if spans is None:
-            spans = self.segmenter.words([nfc(s) for s in syllables]) if syllables else []
+            spans = self.segmenter.words(self.form(syllables)) if syllables else []
             if len(self._words) < WORDS_CACHE:  # training scores dev every epoch: segment each sentence once
                 self._words[key] = spans
         return split_at_entity_boundaries(spans, gold) if gold is not None else list(spans)
 
     def word_strings(self, syllables: Sequence[str], spans: WordSpans) -> list[str]:
-        """Return the words as the tokenizer reads them ("Hà_Nội")."""
-        return [join_word(syllables[a:b]) for a, b in spans]
+        """Return the words as the tokenizer reads them ("Hà_Nội", "Thành_uỷ")."""
+        form = self.form(syllables)
+        return [join_word(form[a:b]) for a, b in spans]
 
     def encode(
         self, syllables: Sequence[str], spans: WordSpans, word_labels: Sequence[int] | None = None

@@ -104,7 +104,8 @@ class ModelSettings:
         values = json.loads(text)
         if not isinstance(values, dict) or not isinstance(values.get("labels"), list):
             raise ValueError("not a vietner.json: no list of labels")
-        preprocessing = Preprocessing.of(values.get("preprocessing", values))
+        # Version 1 (flat keys) predates tone normalization: its models were trained without it.
+        preprocessing = Preprocessing.of(values.get("preprocessing", {**values, "normalize_tones": False}))
         known = {f.name for f in fields(cls)} - {"preprocessing", "format_version"}
         return cls(preprocessing=preprocessing, **{key: value for key, value in values.items() if key in known})
 

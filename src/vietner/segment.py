@@ -9,18 +9,23 @@ that no gold entity is lost.
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import logging
-import shutil
-import unicodedata
-from collections.abc import Sequence
-from typing import Protocol
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from .schema import nfc
 
 __all__ = [
     "Segmenter",
     "SyllableSegmenter",
     "UndertheseaSegmenter",
     "PyviSegmenter",
-    "VnCoreNLPSegmenter",
+    "RDRSegmenter",
     "get_segmenter",
     "split_at_entity_boundaries",
     "word_tags",
@@ -43,6 +48,8 @@ class Segmenter(Protocol):
 
 
 def _is_lexical(syllable: str) -> bool:
+    # NFC first: in NFD a tone is a combining mark, which is not alphabetic.
+    syllable = nfc(syllable)
     return any(c.isalpha() for c in syllable) and all(c.isalpha() or c in "-'’." for c in syllable)
 
 
@@ -72,7 +79,8 @@ def _spans_from_pieces(syllables: Sequence[str], pieces: Sequence[str]) -> WordS
     """
     # Segmenters join a word's syllables with "_" (pyvi, VnCoreNLP), so underscores are ignored on both
     # sides: a syllable that has its own ("bngoc_022") must not throw the alignment off.
-    lengths = [len(s.replace("_", "")) for s in syllables]
+    # Segmenters get NFC text; NFD syllables are measured in NFC too, or their lengths would never match.
+    lengths = [len(nfc(s).replace("_", "")) for s in syllables]
     if sum(lengths) != sum(len(p.replace(" ", "").replace("_", "")) for p in pieces):
         # The segmenter changed the text's length: no safe alignment, so each syllable is its own word.
         logger.warning("segmenter output does not align with %d syllables; using syllables as words", len(syllables))
@@ -115,7 +123,7 @@ class UndertheseaSegmenter:
     def words(self, syllables: Sequence[str]) -> WordSpans:
         if not syllables:
             return []
-        pieces = self._word_tokenize(" ".join(unicodedata.normalize("NFC", s) for s in syllables))
+        pieces = self._word_tokenize(" ".join(nfc(s) for s in syllables))
         return _spans_from_pieces(syllables, pieces)
 
 
@@ -134,45 +142,132 @@ class PyviSegmenter:
     def words(self, syllables: Sequence[str]) -> WordSpans:
         if not syllables:
             return []
-        pieces = self._tokenize(" ".join(unicodedata.normalize("NFC", s) for s in syllables)).split()
+        pieces = self._tokenize(" ".join(nfc(s) for s in syllables)).split()
         return _spans_from_pieces(syllables, pieces)
 
 
-class VnCoreNLPSegmenter:
-    """VnCoreNLP's RDRSegmenter, which PhoBERT was pre-trained with (``pip install py_vncorenlp``; needs Java
-    and the VnCoreNLP model files in ``model_dir``)."""
+# Where each process's started JVM and loaded RDRSegmenters live: never in a segmenter's own state, so a
+# segmenter pickles to worker processes as plain settings and each process loads its own.
+_JVM_PID: int | None = None
+_RDR_LOADED: dict[tuple[str, str, str], Any] = {}
+_RDR_LOCK = threading.Lock()
+_RDR_FILES = ("rdrsegmenter.jar", "wordsegmenter.rdr", "vi-vocab")
+_RDR_INSTALL = 'pip install "vietner[rdrsegmenter]" (or: pip install python-rdrsegmenter jpype1)'
 
-    name = "vncorenlp"
 
-    def __init__(self, model_dir: str = "vncorenlp") -> None:
-        if shutil.which("java") is None:
-            raise RuntimeError("segmenter 'vncorenlp' needs Java on PATH; use segmenter: underthesea instead")
-        try:
-            import py_vncorenlp
-        except ImportError:
-            raise ImportError("segmenter 'vncorenlp' needs py_vncorenlp: pip install py_vncorenlp") from None
-        self._model = py_vncorenlp.VnCoreNLP(annotators=["wseg"], save_dir=model_dir)
+def _rdrsegmenter_dir(directory: str | None) -> Path:
+    """Return the folder holding RDRSegmenter's jar, rules and vocabulary: ``directory`` or the wheel's."""
+    if directory is None:
+        # Located, not imported: the wheel's own module would pull in pyjnius, a second JVM bridge.
+        spec = importlib.util.find_spec("python_rdrsegmenter")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError(f"segmenter 'rdrsegmenter' needs the python-rdrsegmenter wheel (GPL-3.0): {_RDR_INSTALL}")
+        directory = spec.submodule_search_locations[0]
+    folder = Path(directory)
+    missing = [name for name in _RDR_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"segmenter 'rdrsegmenter': {', '.join(missing)} not found in {folder}")
+    return folder
+
+
+def _find_jvm(jvm_path: str | None) -> str:
+    """Return the JVM library to start: ``jvm_path``, or the one JPype finds (JAVA_HOME, ``java`` on PATH)."""
+    try:
+        import jpype
+    except ImportError:
+        raise ImportError(f"segmenter 'rdrsegmenter' needs the jpype1 Java bridge: {_RDR_INSTALL}") from None
+    if jvm_path is not None:
+        if not Path(jvm_path).is_file():
+            raise FileNotFoundError(f"segmenter 'rdrsegmenter': JVM library {jvm_path} not found (data.jvm_path)")
+        return jvm_path
+    try:
+        return jpype.getDefaultJVMPath()
+    except jpype.JVMNotFoundException:
+        raise RuntimeError(
+            "segmenter 'rdrsegmenter' needs a Java runtime: apt-get install default-jre-headless "
+            "(or set JAVA_HOME, or data.jvm_path to libjvm.so)"
+        ) from None
+
+
+class RDRSegmenter:
+    """VnCoreNLP's RDRSegmenter, the segmenter PhoBERT's pre-training text went through; offline.
+
+    Its files (GPL-3.0) come from the optional ``python-rdrsegmenter`` wheel, never from this repository;
+    JPype runs them in a JVM started on first use, in the process that segments. Until then the object is
+    plain settings, so it can be pickled to worker processes. Like RDRSegmenter, it respells tone marks
+    ("Ủy viên" -> "Uỷ_viên"); only the word boundaries are returned.
+    """
+
+    name = "rdrsegmenter"
+
+    def __init__(self, rdrsegmenter_dir: str | None = None, jvm_path: str | None = None, jvm_options: str = "") -> None:
+        # Everything that can be missing is checked now, so a run fails before its first sentence.
+        self.directory = str(_rdrsegmenter_dir(rdrsegmenter_dir))
+        self.jvm_path = _find_jvm(jvm_path)
+        self.jvm_options = jvm_options
+
+    def _segmenter(self) -> Any:
+        """Return this process's Java ``WordSegmenter`` for these files, starting the JVM if need be."""
+        global _JVM_PID
+        import jpype
+
+        folder = Path(self.directory)
+        key = (str(folder), self.jvm_path, self.jvm_options)
+        with _RDR_LOCK:
+            if _JVM_PID is not None and _JVM_PID != os.getpid():
+                # A forked child inherits a JVM it cannot use: calls would hang or crash.
+                raise RuntimeError(
+                    "segmenter 'rdrsegmenter': the JVM was started before this process was forked; start "
+                    "worker processes with the 'spawn' method, or before the first sentence is segmented"
+                )
+            if key not in _RDR_LOADED:
+                jar = str(folder / "rdrsegmenter.jar")
+                if not jpype.isJVMStarted():
+                    # -Xrs and interrupt=False leave SIGTERM and ^C to Python: a worker pool's terminate() must
+                    # kill its workers, not run the JVM's shutdown hooks into a dying interpreter (SIGSEGV).
+                    options = ["-Xrs", *self.jvm_options.split()]
+                    jpype.startJVM(*options, jvmpath=self.jvm_path, classpath=[jar], interrupt=False)
+                _JVM_PID = os.getpid()
+                # A class loader of its own: the JVM may have been started without this jar on its classpath.
+                url = jpype.JClass("java.io.File")(jar).toURI().toURL()
+                loader = jpype.JClass("java.net.URLClassLoader")([url])
+                vocabulary = jpype.JClass("corenlp.rdrsegmenter.Vocabulary", loader=loader)(str(folder / "vi-vocab"))
+                word_segmenter = jpype.JClass("corenlp.rdrsegmenter.WordSegmenter", loader=loader)
+                _RDR_LOADED[key] = word_segmenter(str(folder / "wordsegmenter.rdr"), vocabulary)
+            return _RDR_LOADED[key]
+
+    def segment(self, syllables: Sequence[str]) -> str:
+        """Return RDRSegmenter's output for the NFC syllables: words of ``_``-joined syllables, space-separated."""
+        return str(self._segmenter().segmentTokenizedString(" ".join(nfc(s) for s in syllables)))
 
     def words(self, syllables: Sequence[str]) -> WordSpans:
         if not syllables:
             return []
-        pieces = " ".join(self._model.word_segment(" ".join(syllables))).split()
-        return _spans_from_pieces(syllables, pieces)
+        return _spans_from_pieces(syllables, self.segment(syllables).split())
 
 
-_SEGMENTERS = {
+_SEGMENTERS: dict[str, Callable[..., Segmenter]] = {
     "none": SyllableSegmenter,
     "underthesea": UndertheseaSegmenter,
     "pyvi": PyviSegmenter,
-    "vncorenlp": VnCoreNLPSegmenter,
+    "rdrsegmenter": RDRSegmenter,
+    # The former name of the RDRSegmenter option (through py_vncorenlp, which downloaded its files).
+    "vncorenlp": RDRSegmenter,
 }
 
 
-def get_segmenter(name: str) -> Segmenter:
-    """Return the segmenter called ``name``: ``underthesea`` (default), ``pyvi``, ``vncorenlp`` or ``none``."""
+def get_segmenter(name: str, **options: Any) -> Segmenter:
+    """Return the segmenter called ``name``: ``underthesea`` (default), ``rdrsegmenter`` (alias
+    ``vncorenlp``), ``pyvi`` or ``none``.
+
+    ``options`` are settings such as ``data.rdrsegmenter_dir``, ``jvm_path`` and ``jvm_options``; those a
+    segmenter does not take are ignored, so one call serves every ``data.segmenter``.
+    """
     if name not in _SEGMENTERS:
         raise ValueError(f"unknown segmenter {name!r}; choose one of {', '.join(_SEGMENTERS)}")
-    return _SEGMENTERS[name]()
+    factory = _SEGMENTERS[name]
+    accepted = inspect.signature(factory).parameters
+    return factory(**{key: value for key, value in options.items() if key in accepted})
 
 
 def split_at_entity_boundaries(spans: WordSpans, tags: Sequence[str]) -> WordSpans:
@@ -208,4 +303,4 @@ def syllable_tags(spans: WordSpans, tags: Sequence[str]) -> list[str]:
 
 def join_word(syllables: Sequence[str]) -> str:
     """Return a word as PhoBERT expects it: NFC syllables joined by underscores ("Hà_Nội")."""
-    return "_".join(unicodedata.normalize("NFC", s) for s in syllables)
+    return "_".join(nfc(s) for s in syllables)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .schema import nfc
 
-__all__ = ["Span", "AlignedText", "normalize", "split_sentences", "tokenize", "tokens", "syllable_sentences"]
+__all__ = ["Span", "AlignedText", "normalize", "normalize_tone_placement", "split_sentences", "tokenize", "tokens", "syllable_sentences"]
 
 # Punctuation peeled off a syllable's edges. Inner punctuation stays ("7/9", "2,34", "Kum-Sil", "14:15").
 _LEADING = "\"'“‘«([{<*•–—-"
@@ -30,6 +30,13 @@ _BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=[\s\u00a0]+[\"'“‘«(\[
 _ABBREVIATIONS = frozenset(
     "TP Tp tp Q P TX TT ThS TS PGS GS BS KS CN Mr Mrs Ms Dr St Co Ltd Inc Corp vs v.v St".split()
 )
+# A run of letters, each with its combining marks (NFD text keeps tone marks as separate characters).
+_LETTERS = re.compile(r"(?:[^\W\d_][\u0300-\u036f]*)+")
+_LETTER = re.compile(r"[^\W\d_][\u0300-\u036f]*")
+# The five Vietnamese tone marks, as combining characters: grave, acute, tilde, hook above, dot below.
+_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
+# Vowel pairs whose tone PhoBERT's text carries on the second vowel ("hoà", "khoẻ", "thuỷ").
+_TONE_ON_SECOND = frozenset({("o", "a"), ("o", "e"), ("u", "y")})
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,39 @@ class Span:
 
 # The one NFC function (vietner.schema.nfc), under the name this module has always exported.
 normalize = nfc
+
+
+def _split_tone(letter: str) -> tuple[str, str]:
+    """Return a letter's base (NFC, other diacritics kept) and its tone marks."""
+    decomposed = unicodedata.normalize("NFD", letter)
+    tones = "".join(c for c in decomposed if c in _TONES)
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONES)), tones
+
+
+def _place_tone(syllable: str) -> str:
+    """Move the tone of a syllable ending in "oa", "oe" or "uy" (not "quy") onto its last vowel."""
+    letters = _LETTER.findall(syllable)
+    if len(letters) < 2:
+        return syllable
+    (base1, tone1), (base2, tone2) = _split_tone(letters[-2]), _split_tone(letters[-1])
+    if (base1.lower(), base2.lower()) not in _TONE_ON_SECOND or len(tone1) != 1 or tone2 or len(letters[-1]) != 1:
+        return syllable
+    if base1.lower() == "u" and len(letters) > 2 and _split_tone(letters[-3])[0].lower() == "q":
+        return syllable
+    # Same number of characters: a precomposed "ò" gives a precomposed "à", a combining mark stays one.
+    moved = letters[-1] + tone1
+    second = unicodedata.normalize("NFC", moved) if len(letters[-2]) == 1 else moved
+    return "".join(letters[:-2]) + base1 + second
+
+
+def normalize_tone_placement(text: str) -> str:
+    """Respell tone marks the way PhoBERT's pre-training text does ("hòa" -> "hoà", "thủy" -> "thuỷ").
+
+    In each run of letters ending in "oa", "oe" or "uy" (no final consonant, "u" not after "q"), a tone
+    mark on the first vowel moves to the second; every other syllable, the case, and the number of
+    characters stay the same (in NFD text the tone stays a combining mark), so offsets into ``text`` hold.
+    """
+    return _LETTERS.sub(lambda match: _place_tone(match.group()), text)
 
 
 def _sentence_ends(paragraph: str) -> list[int]:
