@@ -53,7 +53,7 @@ def build_model_dir(directory: Path) -> Path:
     import torch
     from transformers import RobertaForTokenClassification
 
-    from vietner.config import ScratchConfig
+    from vietner.config import Preprocessing, ScratchConfig
     from vietner.modeling import ModelSettings, NerModel, phobert_base_config, save_model_dir, scratch_tokenizer
     from vietner.segment import get_segmenter, join_word
     from vietner.text import split_sentences, tokenize
@@ -69,9 +69,7 @@ def build_model_dir(directory: Path) -> Path:
     config = phobert_base_config(labels)
     torch.manual_seed(0)
     model = NerModel(RobertaForTokenClassification(config))
-    settings = ModelSettings(
-        labels=labels, segmenter="underthesea", max_length=256, window_overlap=64, base_model="phobert-base (random init)"
-    )
+    settings = ModelSettings(labels=labels, preprocessing=Preprocessing("underthesea", 256, 64), base_model="phobert-base (random init)")
     return save_model_dir(directory / "model", model, tokenizer, settings)
 
 

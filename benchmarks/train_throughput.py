@@ -12,8 +12,8 @@ from the same initial weights. What differs is how batches are formed and run:
 
 * reference, as run_ner_no_trainer.py: ``DataLoader(shuffle=True)`` with ``DataCollatorForTokenClassification``
   (dynamic padding, no length grouping) and its loop (``model(**batch)``, ``accelerator.backward``, step);
-* this project: :func:`vietner.training.train_loader` (length-grouped batches, dynamic padding) and
-  :func:`vietner.training.train_epoch`.
+* this project: :func:`vietner.training.train_loader` (length-grouped batches of whole sentences, dynamic
+  padding) and ``train.py``'s step loop.
 
 Reported: real (non-padding) tokens per second of each, their ratio, and each loop's padding fraction
 (padding positions / all positions in its batches). Rounds alternate the two loops so that a change in
@@ -37,18 +37,14 @@ from accelerate import Accelerator
 from torch.utils.data import DataLoader
 from transformers import DataCollatorForTokenClassification, RobertaConfig, RobertaForTokenClassification, set_seed
 
+from datasets import Dataset
+
 from vietner.config import ScratchConfig, load_config
 from vietner.corpus import read_conll, to_dataset
+from vietner.encoding import Preprocessor
 from vietner.modeling import NerModel, phobert_base_config, scratch_tokenizer
-from vietner.segment import get_segmenter
-from vietner.training import (
-    encode_split,
-    make_optimizer,
-    make_scheduler,
-    segment_split,
-    train_epoch,
-    train_loader,
-)
+from vietner.schema import label_list
+from vietner.training import EpochMeter, encode_train, make_optimizer, make_scheduler, train_loader, train_words
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,6 +75,26 @@ def reference_epoch(accelerator: Accelerator, model, loader, optimizer, schedule
     return {"tokens": tokens, "positions": positions, "seconds": seconds}
 
 
+def vietner_epoch(accelerator: Accelerator, model, loader, optimizer, scheduler, max_grad_norm: float) -> dict[str, float]:
+    """One epoch of ``train.py``'s step loop, as written there."""
+    model.train()
+    meter = EpochMeter()
+    start = time.perf_counter()
+    for batch in loader:
+        with accelerator.accumulate(model):
+            loss = model(**batch).loss
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and max_grad_norm > 0:
+                accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        meter.update(loss, batch)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return {"tokens": meter.tokens, "positions": meter.padded, "seconds": time.perf_counter() - start}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT / "data" / "annotated"), help="folder of CoNLL files (all are used)")
@@ -102,11 +118,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no .conll files in {args.data}", file=sys.stderr)
         return 2
     dataset = to_dataset(s for f in files for s in read_conll(f))
-    labels = ["O"] + sorted({t for tags in dataset["tags"] for t in tags} - {"O"}, key=lambda t: (t[2:], t[:2]))
-    words = segment_split(dataset, get_segmenter(args.segmenter), split_at_gold=True)
+    labels = label_list(dataset["tags"])
+    preprocessor = Preprocessor(None, config.data)
+    words = train_words(dataset, preprocessor)
     with tempfile.TemporaryDirectory() as directory:
-        tokenizer = scratch_tokenizer((w for s in words for w in s.words), directory, ScratchConfig())
-    encoded = encode_split(words, tokenizer, labels, config.data, overlap=0)
+        strings = (w for t, s in zip(dataset["tokens"], words) for w in preprocessor.word_strings(t, s))
+        preprocessor.tokenizer = tokenizer = scratch_tokenizer(strings, directory, ScratchConfig())
+    encoded = encode_train(dataset, words, preprocessor, labels)
+    # The reference reads one window per example, as run_ner_no_trainer.py reads one sequence.
+    windows = Dataset.from_dict({key: [w for row in encoded[key] for w in row] for key in ("input_ids", "labels")})
 
     set_seed(args.seed)
     initial = RobertaForTokenClassification(benchmark_config(labels, args.small)).state_dict()
@@ -118,9 +138,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # Reference: shuffled DataLoader + DataCollatorForTokenClassification, as run_ner_no_trainer.py.
     ref_model = fresh_model()
-    ref_features = encoded.dataset.select_columns(["input_ids", "labels"])
     ref_loader = DataLoader(
-        ref_features, shuffle=True, batch_size=args.batch_size,
+        windows, shuffle=True, batch_size=args.batch_size,
         collate_fn=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.mixed_precision != "no" else None),
     )
     ref_optimizer = make_optimizer(ref_model, config.train)
@@ -129,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # This project: length-grouped batches, dynamic padding, vietner.training.train_epoch.
     our_model = NerModel(fresh_model(), "softmax")
-    our_loader = train_loader(encoded, tokenizer, config.train)
+    our_loader = train_loader(encoded, tokenizer.pad_token_id, config.train)
     our_optimizer = make_optimizer(our_model, config.train)
     our_model, our_optimizer, our_loader = accelerator.prepare(our_model, our_optimizer, our_loader)
     our_scheduler = accelerator.prepare(make_scheduler(our_optimizer, config.train, len(our_loader) * args.rounds, accelerator.num_processes))
@@ -137,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     n_params = sum(p.numel() for p in ref_model.parameters())
     print(
         f"model: {'tiny' if args.small else 'PhoBERT-base architecture'} ({n_params / 1e6:.1f}M parameters, random init); "
-        f"data: {len(dataset)} sentences, {len(encoded.dataset)} windows, {sum(encoded.dataset['length'])} tokens; "
+        f"data: {len(dataset)} sentences, {len(windows)} windows, {sum(map(len, windows['input_ids']))} tokens; "
         f"batch {args.batch_size}; precision {args.mixed_precision}; device {accelerator.device}; torch threads {torch.get_num_threads()}"
     )
     results: dict[str, list[dict[str, float]]] = {"reference": [], "vietner": []}
@@ -145,13 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         ref = reference_epoch(accelerator, ref_model, ref_loader, ref_optimizer, ref_scheduler)
         results["reference"].append(ref)
         our_loader.set_epoch(round_)
-        stats, _ = train_epoch(accelerator, our_model, our_loader, our_optimizer, our_scheduler, config.train.max_grad_norm, description=f"vietner {round_}")
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        results["vietner"].append({"tokens": stats.tokens, "positions": stats.padded_tokens, "seconds": stats.seconds})
+        ours = vietner_epoch(accelerator, our_model, our_loader, our_optimizer, our_scheduler, config.train.max_grad_norm)
+        results["vietner"].append(ours)
         print(
             f"round {round_}: reference {ref['tokens'] / ref['seconds']:.0f} tokens/s; "
-            f"vietner {stats.tokens / stats.seconds:.0f} tokens/s"
+            f"vietner {ours['tokens'] / ours['seconds']:.0f} tokens/s"
         )
 
     def summary(rows: list[dict[str, float]]) -> dict[str, float]:

@@ -20,6 +20,7 @@ from vietner.corpus import CorpusFormatError, Sentence, write_conll
 from vietner.evaluation import (
     DictionaryTagger,
     ModelTagger,
+    RawTextTagger,
     UndertheseaTagger,
     bootstrap,
     confusion,
@@ -382,12 +383,12 @@ class FakeNerTagger:
         return [[FakeEntity(t, piece, label) for piece, label in self.answers.get(t, [])] for t in texts]
 
 
-def test_model_tagger_maps_raw_text_spans_onto_gold_syllables():
+def test_raw_text_tagger_maps_raw_text_spans_onto_gold_syllables():
     text = "Ông Park Won-soon đến TP. Hồ Chí Minh. Sau đó về Seoul."
     sentence = Sentence(("Ông", "Park", "Won-soon", "đến", "TP", ".", "Hồ", "Chí", "Minh", ".", "Sau", "đó", "về", "Seoul", "."),
                         ("O",) * 15, "x-1", text)
     fake = FakeNerTagger({text: [("Park Won-soon", "PER"), ("Hồ Chí Minh", "LOC"), ("Seoul", "LOC")]})
-    tags = ModelTagger(fake)([sentence])[0]
+    tags = RawTextTagger(fake)([sentence])[0]
     assert fake.seen == [text]  # the raw "# text", not the tokens
     assert [t for t, tag in zip(sentence.tokens, tags) if tag != "O"] == ["Park", "Won-soon", "Hồ", "Chí", "Minh", "Seoul"]
     assert tags[1:3] == ["B-PER", "I-PER"] and tags[6] == "B-LOC" and tags[13] == "B-LOC"

@@ -175,7 +175,9 @@ class Preprocessor:
         key = tuple(syllables)
         spans = self._words.get(key)
         if spans is None:
-            spans = self.segmenter.words(self.form(syllables)) if syllables else []
+            # Segmenters read today's spelling (underthesea splits "hoà bình", joins "hòa_bình"): tone marks
+            # are respelled only in the words handed to the tokenizer.
+            spans = self.segmenter.words([nfc(s) for s in syllables]) if syllables else []
             if len(self._words) < WORDS_CACHE:  # training scores dev every epoch: segment each sentence once
                 self._words[key] = spans
         return split_at_entity_boundaries(spans, gold) if gold is not None else list(spans)

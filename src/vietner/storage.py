@@ -181,7 +181,6 @@ def atomic_directory(target: StrPath, overwrite: bool = False) -> Iterator[Path]
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     try:
         yield tmp
-        _set_tree_modes(tmp)
         replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -191,12 +190,14 @@ def atomic_directory(target: StrPath, overwrite: bool = False) -> Iterator[Path]
 def replace_dir(source: StrPath, target: StrPath) -> None:
     """Move the finished directory ``source`` to ``target``, recoverably replacing any ``target``.
 
-    ``source``'s files are fsynced; an existing ``target`` is renamed to ``.NAME.old``, ``source`` renamed
+    ``source``'s files get the umask's modes (writers such as safetensors make private files) and are
+    fsynced; an existing ``target`` is renamed to ``.NAME.old``, ``source`` renamed
     to ``target``, and only then the backup deleted. Killed at any point, ``target`` or ``.NAME.old`` holds
     a complete copy and :func:`recover` restores the right one.
     """
     source, target = Path(source), Path(target)
     old = _old_name(target)
+    _set_tree_modes(source)
     _fsync_tree(source)
     if target.exists() or target.is_symlink():
         if old.exists() or old.is_symlink():
