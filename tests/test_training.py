@@ -561,3 +561,37 @@ def test_ctrl_c_during_training_is_one_line_and_resumable(corpus, tmp_path):
     resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert [e["epoch"] for e in json.loads((out / "metrics.json").read_text())["epochs"]] == [1, 2, 3, 4, 5]
+
+
+KILL_SECOND_RENAME = """
+import os, sys
+from pathlib import Path
+from vietner.modeling import load_model_dir, save_model_dir
+calls = []
+_replace = os.replace
+def replace(src, dst, *a, **k):
+    calls.append(dst)
+    if len(calls) == 2:  # the old model is aside, the new one not yet in place: the worst instant
+        os._exit(9)
+    return _replace(src, dst, *a, **k)
+os.replace = replace
+model_dir = Path(sys.argv[1])
+loaded = load_model_dir(model_dir)
+save_model_dir(model_dir, loaded.model, loaded.tokenizer, loaded.settings)
+"""
+
+
+def test_a_save_killed_between_its_renames_is_recovered_by_the_next_run(train_main, corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    settings = ("data.segmenter=none", "train.epochs=2", "train.score_train_split=false", "train.select_on=last")
+    assert train_main(tiny_args(corpus, out, *settings) + ["--stop-after-epoch", "1"]) == 0
+    before = (out / "model" / "model.safetensors").read_bytes()
+    killed = subprocess.run([sys.executable, "-c", KILL_SECOND_RENAME, str(out / "model")], capture_output=True, text=True)
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    assert not (out / "model").exists() and (out / ".model.old").is_dir()  # neither name: what a kill can leave
+    assert train_main(tiny_args(corpus, out, *settings) + ["--resume"]) == 0
+    assert "recovered" in capsys.readouterr().out
+    assert not (out / ".model.old").exists()
+    assert (out / "model" / "model.safetensors").read_bytes() != before  # the run went on and saved epoch 2
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2] and metrics["test"] is not None
