@@ -31,8 +31,8 @@ from vietner.prediction import Predictor
 from vietner.storage import atomic_write_text
 from vietner.training import (
     DataError, EpochMeter, RunState, check_resumable, dictionary_baseline_f1, encode_train, final_summary,
-    load_checkpoint, load_splits, make_accelerator, make_optimizer, make_scheduler, model_settings, prepare_output_dir, run_metadata,
-    save_checkpoint, score_split, steps_per_epoch, train_loader, train_words,
+    load_checkpoint, load_splits, make_accelerator, make_optimizer, make_scheduler, model_settings,
+    prepare_output_dir, run_metadata, save_checkpoint, score_split, steps_per_epoch, train_loader, train_words,
     training_labels, training_tokenizer, write_json, write_jsonl, write_predictions,
 )
 

@@ -1,6 +1,7 @@
 """Evaluation: scores checked against numbers worked out by hand, and against seqeval's own functions."""
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -213,7 +214,13 @@ def test_modes_really_differ_here(gold_pred):
 
 def test_cli_scores_a_predictions_file_with_the_hand_worked_numbers(predictions_file, tmp_path, capsys):
     output = tmp_path / "out" / "report.json"
-    assert main(["--predictions", str(predictions_file), "--output", str(output), "--bootstrap", "200"]) == 0
+    old_umask = os.umask(0o022)
+    try:
+        assert main(["--predictions", str(predictions_file), "--output", str(output), "--bootstrap", "200"]) == 0
+    finally:
+        os.umask(old_umask)
+    # every file it writes gets the umask's permissions
+    assert {p.stat().st_mode & 0o777 for p in output.parent.iterdir()} == {0o644}
     printed = capsys.readouterr().out
     report = json.loads(output.read_text(encoding="utf-8"))
     for mode in ("strict", "default"):

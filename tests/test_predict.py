@@ -133,3 +133,15 @@ def test_plain_text_lines_are_documents(tmp_path):
     source = tmp_path / "in.txt"
     source.write_bytes("Hà Nội\u2028vẫn một dòng\r\n\r\n{not json}\nlast".encode())
     assert [r["text"] for r in read_documents(source)] == ["Hà Nội\u2028vẫn một dòng", "", "{not json}", "last"]
+
+
+def test_output_gets_the_umask_permissions(tmp_path, model_dir):
+    source = write_text(tmp_path / "in.txt", DOCUMENTS[:1])
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600)):
+        output = tmp_path / f"out-{umask:o}.jsonl"
+        old = os.umask(umask)
+        try:
+            assert main(["--model", str(model_dir), "--input", str(source), "--output", str(output), "--quiet"]) == 0
+        finally:
+            os.umask(old)
+        assert output.stat().st_mode & 0o777 == mode

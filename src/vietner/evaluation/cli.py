@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     cv.add_argument("--cv-dir", help="where folds are trained and the table written (default: outputs/cv-CONFIG)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar in a report
     if args.model and args.predictions:
         parser.error("give --model or --predictions, not both")
     if args.baselines is None:

@@ -13,11 +13,13 @@ from ..corpus import (
 from ..metrics import (
     extract_entities,
 )
+from ..schema import DEFAULT_TYPES
 from .analysis import sentence_text
 from .report import MODE_TITLES
 from .taggers import token_offsets
 
-_COLOURS = {"PER": "#fbb4ae", "ORG": "#b3cde3", "LOC": "#ccebc5", "MONEY": "#fed9a6", "DATE": "#decbe4"}
+# Pastel fills for the corpus's types, in DEFAULT_TYPES order; other types fall back to grey.
+_COLOURS = dict(zip(DEFAULT_TYPES, ("#fbb4ae", "#b3cde3", "#ccebc5", "#fed9a6", "#decbe4")))
 
 
 def render_spans_html(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
