@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(results, indent=2))
     print(f"\nraw-text path on {model_dir}:")
     print("| split | sentences | P | R | F1 (raw text) | F1 (gold tokens) | seconds |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         seconds = f"{r['seconds']:.2f}" if "seconds" in r else ""
         scores = " | ".join(f"{r[key]:.4f}" for key in ("precision", "recall", "f1", "f1_on_gold_tokens"))
