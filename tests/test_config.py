@@ -160,3 +160,15 @@ def test_bad_label_maps_and_sources_are_one_line_errors_naming_the_key(override,
     with pytest.raises(ConfigError) as error:
         load_config(None, [override])
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_two_stage_example_pair_chains_stage_one_s_model_into_stage_two():
+    configs = Path(__file__).parent.parent / "configs"
+    stage1, stage2 = load_config(configs / "stage1-phoner-covid19.yaml"), load_config(configs / "stage2-own-articles.yaml")
+    assert stage2.model.name_or_path == f"{stage1.output_dir}/model"
+    assert stage1.data.label_map == {"NAME": "PER", "LOCATION": "LOC", "ORGANIZATION": "ORG", "DATE": "DATE"}
+    assert stage1.data.train_file.endswith("train_syllable.conll") and stage2.data.train_file is None
+    # Stage 2 leaves preprocessing and head to the stage-1 model: none of those keys is in its file.
+    written = yaml.safe_load((configs / "stage2-own-articles.yaml").read_text(encoding="utf-8"))
+    assert not {"segmenter", "normalize_tones", "max_length", "window_overlap"} & set(written["data"])
+    assert "head" not in written["model"]
