@@ -64,6 +64,8 @@ class ModelConfig:
     """Which model to fine-tune and its classification head."""
 
     # A hub id ("vinai/phobert-base") or a local directory; null builds the scratch model (configs/tiny.yaml).
+    # A model directory written by train.py is a stage-2 start: its labels are carried over by name, and its
+    # preprocessing and head apply unless this config sets them.
     name_or_path: str | None = "vinai/phobert-base"
     head: str = "softmax"
     # Dropout before the classifier; null keeps the checkpoint's own setting.
@@ -385,7 +387,9 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
-    """Load the YAML config at ``path`` (None: all defaults) with ``--set`` overrides applied."""
+    """Load the YAML config at ``path`` (None: all defaults) with ``--set`` overrides applied; preprocessing
+    keys and ``model.head`` it does not set come from ``model.name_or_path``'s ``vietner.json`` when that is
+    a model directory written by train.py."""
     values: dict[str, Any] = {}
     name = "config"
     if path is not None:

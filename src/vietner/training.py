@@ -106,12 +106,12 @@ def load_splits(data: DataConfig) -> DatasetDict:
             raise DataError(f"the {split} split is empty: no sentences in {sources[split]}")
     primary_types = set(types_of(t for sentences in splits.values() for s in sentences for t in s.tags))
     parts = [to_dataset(splits["train"])]
-    for i, source in enumerate(data.extra_train, start=1):
-        key = f"data.extra_train[{i - 1}]"
+    for i, source in enumerate(data.extra_train):
+        key = f"data.extra_train[{i}]"
         sentences = _read_source(source.path, source.scheme, source.label_map, key)
-        brought = set(source.label_map.values()) - {"O"} if source.label_map is not None else set(
-            types_of(t for s in sentences for t in s.tags)
-        )
+        # The types it can bring: its map's targets, or without a map every type of the file.
+        targets = source.label_map.values() if source.label_map is not None else types_of(t for s in sentences for t in s.tags)
+        brought = set(targets) - {"O"}
         if brought - primary_types:
             warn(f"{key}: type(s) {', '.join(sorted(brought - primary_types))} occur nowhere in the train/dev/test data: "
                  "the model learns them but they are never scored (map them to O to drop them)")

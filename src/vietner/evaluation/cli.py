@@ -207,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--data-dir", default="data/annotated", help="folder of gold .conll articles (default: data/annotated)")
     source.add_argument("--splits", default="data/splits.json", help="splits file (default: data/splits.json)")
     source.add_argument("--label-map", type=_label_map, metavar="SRC=DST,...",
-                        help="rename the gold types before scoring, as data.label_map does in training "
-                        "(e.g. NAME=PER,LOCATION=LOC; types it does not name become O)")
+                        help="rename the gold types (of --data or the split, and of --train) before scoring, as "
+                        "data.label_map does in training (e.g. NAME=PER,LOCATION=LOC; types it does not name become O)")
     source.add_argument("--train", help="gold CoNLL file the dictionary baseline learns from (default: the train split)")
     source.add_argument("--baselines", nargs="*", choices=["dictionary", "underthesea"], default=None,
                         help="baselines scored on the same sentences (default: both, except with --predictions; "
