@@ -31,7 +31,7 @@ from vietner.prediction import Predictor
 from vietner.storage import atomic_write_text
 from vietner.training import (
     DataError, EpochMeter, RunState, check_resumable, dictionary_baseline_f1, encode_train, final_summary,
-    load_checkpoint, load_splits, make_accelerator, make_optimizer, make_scheduler, model_settings,
+    format_sources, load_checkpoint, load_splits, make_accelerator, make_optimizer, make_scheduler, model_settings,
     prepare_output_dir, run_metadata, save_checkpoint, score_split, steps_per_epoch, train_loader, train_words,
     training_labels, training_tokenizer, write_json, write_jsonl, write_predictions,
 )
@@ -86,6 +86,7 @@ def run(args: argparse.Namespace, state: RunState) -> int:
         vars(state).update(load_checkpoint(accelerator, out / "checkpoints" / "last"))
         accelerator.print(f"resumed after epoch {state.epoch} (step {state.step}, best dev F1 {state.best_f1:.4f})")
     metrics = run_metadata(config, labels, accelerator.num_processes, splits, preprocessor)
+    accelerator.print(format_sources(metrics["sources"]))
 
     # ---- the loop: train an epoch, score dev, keep the best, checkpoint -----------------------------
     for epoch in range(state.epoch + 1, train.epochs + 1):

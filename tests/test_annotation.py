@@ -78,3 +78,81 @@ def test_import_errors_name_file_and_line(line, message):
     markup = f"# sent_id = a-1\n\n{line}\n"
     with pytest.raises(MarkupError, match=message):
         parse_markup(markup, RAW, "a", "draft.txt")
+
+
+# ------------------------------------------------------------------ model-assisted drafts
+
+MODEL_RAW = "Kang Kum-Sil đến Seoul và Hà Nội. Thành ủy tiếp ông An tại Seoul.\n"
+# The annotator's corrections of the lookup model's draft: one entity re-bounded and retyped, one kept, one
+# removed in the first sentence; two added and one relabelled in the second.
+CORRECTED = (
+    "# sent_id = a1-1\n"
+    "[PER Kang Kum-Sil] đến [LOC Seoul] và Hà Nội.\n"
+    "\n"
+    "# sent_id = a1-2\n"
+    "[ORG Thành ủy] tiếp ông [PER An] tại [ORG Seoul].\n"
+)
+
+
+@pytest.fixture
+def lookup_model_dir(tmp_path):
+    """A model whose entities are known in advance: Seoul, Hà_Nội and Kang are LOC, nothing else."""
+    from inference_fixtures import lookup_model, save_model_dir, write_tokenizer
+
+    tokenizer = write_tokenizer(["Seoul", "Hà_Nội", "Kang", "Kum-Sil", "đến", "và", ".", "tiếp", "ông", "An"], tmp_path / "tok")
+    model = lookup_model(tokenizer, {"Seoul": "B-LOC", "Hà_Nội": "B-LOC", "Kang": "B-LOC"}, max_length=32)
+    return save_model_dir(tmp_path / "model", model, tokenizer, segmenter="underthesea", max_length=32, overlap=8)
+
+
+def test_model_draft_is_pre_annotated_and_import_reports_the_corrections(lookup_model_dir, tmp_path, capsys):
+    from vietner.data import main
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a1.txt").write_text(MODEL_RAW, encoding="utf-8")
+    drafts = tmp_path / "drafts"
+    assert main(["draft", str(raw), str(drafts), "--model", str(lookup_model_dir)]) == 0
+    expected = "[LOC Kang] Kum-Sil đến [LOC Seoul] và [LOC Hà Nội].\n"
+    draft = drafts / "a1.txt"
+    assert draft.read_text(encoding="utf-8").split("\n", 1)[1].startswith(expected)
+    assert (drafts / "a1.pre.txt").read_text(encoding="utf-8") == draft.read_text(encoding="utf-8")
+    # Without corrections, import takes the model's markup as it is, and reports nothing changed.
+    capsys.readouterr()
+    assert main(["import", str(draft), str(raw / "a1.txt"), str(tmp_path / "as-drafted.conll")]) == 0
+    assert "4 kept, 0 added, 0 removed, 0 relabelled, 0 re-bounded" in capsys.readouterr().out
+    draft.write_text(CORRECTED, encoding="utf-8")
+    assert main(["import", str(draft), str(raw / "a1.txt"), str(tmp_path / "a1.conll")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{draft}: against the pre-annotation (2 sentences): 1 kept, 2 added, 1 removed, 1 relabelled, 1 re-bounded"
+    assert lines[1:] == [
+        f"{draft}:2: re-bounded [LOC Kang] -> [PER Kang Kum-Sil]",
+        f"{draft}:2: removed [LOC Hà Nội]",
+        f"{draft}:5: added [ORG Thành ủy]",
+        f"{draft}:5: added [PER An]",
+        f"{draft}:5: relabelled [LOC Seoul] -> [ORG Seoul]",
+    ]
+    first, second = read_conll(tmp_path / "a1.conll")
+    assert first.tags == ("B-PER", "I-PER", "O", "B-LOC", "O", "O", "O", "O")
+    assert second.tags == ("B-ORG", "I-ORG", "O", "O", "B-PER", "O", "B-ORG", "O")
+
+
+def test_draft_without_a_model_is_unmarked_and_keeps_no_pre_annotation(tmp_path, capsys):
+    from vietner.data import main
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a1.txt").write_text(MODEL_RAW, encoding="utf-8")
+    assert main(["draft", str(raw), str(tmp_path / "drafts")]) == 0
+    assert sorted(p.name for p in (tmp_path / "drafts").iterdir()) == ["a1.txt"]
+    assert "[" not in (tmp_path / "drafts" / "a1.txt").read_text(encoding="utf-8")
+    assert main(["import", str(tmp_path / "drafts" / "a1.txt"), str(raw / "a1.txt"), str(tmp_path / "a1.conll")]) == 0
+    assert "pre-annotation" not in capsys.readouterr().out
+
+
+def test_a_sentence_the_annotator_deleted_is_not_compared():
+    from vietner.annotation import compare_markup, read_markup
+
+    pre = read_markup("[LOC Seoul] và Hà Nội.\n[PER An] đến.\n")
+    final = read_markup("Seoul và [LOC Hà Nội].\n")
+    changes = compare_markup(pre, final)
+    assert [(c.kind, c.before, c.after) for c in changes] == [("removed", (0, 5, "LOC"), None), ("added", None, (9, 15, "LOC"))]

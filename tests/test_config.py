@@ -87,6 +87,14 @@ def test_defaults_without_a_file():
         ("data.max_length=1", "'data.max_length' must be between"),
         ("data.train_file=a.conll", "set all three or none"),
         ("train.lr", "must look like section.key=value"),
+        ("data.label_map=NAME", "config key 'data.label_map': label map entry 'NAME' must look like SOURCE=TARGET"),
+        ("data.label_map=B-NAME=PER", "config key 'data.label_map': label map entry 'B-NAME'"),
+        ("data.extra_train=[{pth: a}]", "unknown config key 'data.extra_train[0].pth'"),
+        ("data.extra_train=[{path: ''}]", "config key 'data.extra_train[0].path' must name a CoNLL file"),
+        ("data.extra_train=[{path: a, scheme: BIO}]", "config key 'data.extra_train[0].scheme' must be one of IOB1, IOB2"),
+        ("data.extra_train=[{path: a, label_map: [NAME]}]", "config key 'data.extra_train[0].label_map' must be a mapping"),
+        ("data.extra_train=a.conll", "config key 'data.extra_train' must be a list"),
+        ("data.extra_train=[{path: a, label_map: {NAME: O, O: PER}}]", "label map entry 'O' cannot be mapped"),
     ],
 )
 def test_bad_overrides_are_one_line_errors(override, message):
@@ -119,3 +127,38 @@ def test_resolved_config_yaml_is_plain_data():
     values = yaml.safe_load(config_to_yaml(load_config(None, ["train.lr=2e-5"])))
     assert values["train"]["lr"] == pytest.approx(2e-5)
     assert set(values) == {"model", "data", "train", "output_dir"}
+
+
+def test_label_maps_and_extra_sources_from_yaml_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "data:\n  label_map: {NAME: PER, LOCATION: LOC}\n  extra_train:\n"
+        "    - path: /data/vlsp2016/train.conll\n      scheme: IOB1\n      label_map: {PER: PER, ORG: ORG}\n"
+        "    - path: more.conll\n",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    assert config.data.label_map == {"NAME": "PER", "LOCATION": "LOC"}
+    first, second = config.data.extra_train
+    assert (first.path, first.scheme, first.label_map) == ("/data/vlsp2016/train.conll", "IOB1", {"PER": "PER", "ORG": "ORG"})
+    assert (second.path, second.scheme, second.label_map) == ("more.conll", "IOB2", None)
+    resolved = tmp_path / "config.yaml"
+    resolved.write_text(config_to_yaml(config), encoding="utf-8")
+    assert config_to_dict(load_config(resolved)) == config_to_dict(config)
+    overridden = load_config(path, ["data.label_map=NAME=PER, DATE=DATE", "data.extra_train=[{path: x.conll, label_map: {A: B}}]"])
+    assert overridden.data.label_map == {"NAME": "PER", "DATE": "DATE"}
+    assert overridden.data.extra_train[0].label_map == {"A": "B"}
+    assert load_config(path, ["data.label_map=null", "data.extra_train=[]"]).data.extra_train == []
+
+
+
+def test_the_two_stage_example_pair_chains_stage_one_s_model_into_stage_two():
+    configs = Path(__file__).parent.parent / "configs"
+    stage1, stage2 = load_config(configs / "stage1-phoner-covid19.yaml"), load_config(configs / "stage2-own-articles.yaml")
+    assert stage2.model.name_or_path == f"{stage1.output_dir}/model"
+    assert stage1.data.label_map == {"NAME": "PER", "LOCATION": "LOC", "ORGANIZATION": "ORG", "DATE": "DATE"}
+    assert stage1.data.train_file.endswith("train_syllable.conll") and stage2.data.train_file is None
+    # Stage 2 leaves preprocessing and head to the stage-1 model: none of those keys is in its file.
+    written = yaml.safe_load((configs / "stage2-own-articles.yaml").read_text(encoding="utf-8"))
+    assert not {"segmenter", "normalize_tones", "max_length", "window_overlap"} & set(written["data"])
+    assert "head" not in written["model"]

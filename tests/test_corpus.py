@@ -280,3 +280,20 @@ def test_format_conll_with_predictions_round_trips(tmp_path):
     path = tmp_path / "p.conll"
     path.write_text(text, encoding="utf-8")
     assert read_conll(path, predictions=True) == ([HANOI, MONEY], predicted)
+
+
+def test_label_map_renames_types_drops_the_rest_and_names_unused_keys():
+    from vietner.corpus import apply_label_map
+
+    covid = Sentence(
+        ("Ông", "Minh", "45", "tuổi", "Bạch", "Mai", "Hà", "Nội"),
+        ("O", "B-NAME", "B-AGE", "I-AGE", "B-ORGANIZATION", "I-ORGANIZATION", "B-LOCATION", "I-LOCATION"),
+        "c-1",
+    )
+    [mapped], notes = apply_label_map([covid], {"NAME": "PER", "LOCATION": "LOC", "ORGANIZATION": "LOC", "DATE": "DATE"}, "covid.conll")
+    # Two types mapped to one stay two entities: each keeps its B-.
+    assert mapped.tags == ("O", "B-PER", "O", "O", "B-LOC", "I-LOC", "B-LOC", "I-LOC")
+    assert mapped.tokens == covid.tokens and mapped.sent_id == "c-1"
+    assert notes == ["covid.conll: label map key 'DATE' never occurs there (its types: AGE, LOCATION, NAME, ORGANIZATION)"]
+    assert apply_label_map([covid], None, "x") == ([covid], [])
+    assert apply_label_map([covid], {"NAME": "O"}, "x")[0][0].tags == ("O",) * 8

@@ -674,3 +674,17 @@ def test_cross_validation_table_lists_the_corpus_s_own_types(tmp_path):
     for markdown in (False, True):
         header = format_cross_validation(result, markdown).splitlines()[0]
         assert all(f"{t} F1" in header for t in TEN_TYPES) and "PER F1" not in header
+
+
+def test_label_map_renames_gold_types_and_a_bad_one_is_a_usage_error(tmp_path, capsys):
+    data = tmp_path / "covid.conll"
+    write_conll(ten_type_sentences(), data)
+    output = tmp_path / "report.json"
+    assert main(["--data", str(data), "--train", str(data), "--label-map", "NAME=PER,LOCATION=LOC,DATE=DATE",
+                 "--baselines", "dictionary", "--output", str(output), "--bootstrap", "20"]) == 0
+    report = json.loads(output.read_text(encoding="utf-8"))
+    # The dictionary learns and is scored on the mapped types only: AGE, JOB, ... are O on both sides.
+    assert set(report["comparison"]["dictionary"]["types"]) == {"PER", "LOC", "DATE"}
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data", str(data), "--label-map", "NAME", "--baselines", "dictionary"])
+    assert exit_.value.code == 2 and "SOURCE=TARGET" in capsys.readouterr().err

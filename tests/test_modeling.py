@@ -244,3 +244,41 @@ def test_an_offline_machine_fails_fast_without_hf_hub_offline():
         pytest.skip("the Hugging Face hub is reachable from this machine")
     line = next(line for line in out.stdout.splitlines() if line.startswith("ERR"))
     assert float(line.split()[1]) < 10, line
+
+
+def test_a_model_directory_as_base_keeps_shared_label_rows_by_name_and_drops_the_rest(tokenizer, tmp_path):
+    # Stage 1 had LOC and PER; stage 2 has DATE, LOC and ORG: O and LOC rows move to their new places
+    # unchanged, PER's are dropped, DATE's and ORG's are new. Before label matching, the differently sized
+    # head was re-initialized whole.
+    import transformers
+
+    transformers.set_seed(0)
+    base = build_model(ModelConfig(name_or_path=None, head="crf", scratch=SMALL), LABELS, tokenizer, 32)
+    settings = ModelSettings(LABELS, Preprocessing(max_length=32, window_overlap=8), "crf")
+    directory = save_model_dir(tmp_path / "stage1", base, tokenizer, settings)
+    labels = ["O", "B-DATE", "I-DATE", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+    model = build_model(ModelConfig(name_or_path=str(directory), head="crf", classifier_dropout=0.3), labels, tokenizer, 32)
+    assert model.config.id2label == dict(enumerate(labels)) and model.num_labels == 7 and model.crf.num_tags == 7
+    old, new = base.encoder.classifier, model.encoder.classifier
+    assert new.weight.shape == (7, old.weight.shape[1])
+    for label in ("O", "B-LOC", "I-LOC"):
+        assert torch.equal(new.weight[labels.index(label)], old.weight[LABELS.index(label)])
+        assert torch.equal(new.bias[labels.index(label)], old.bias[LABELS.index(label)])
+    for label in ("B-DATE", "I-ORG"):
+        assert not any(torch.equal(new.weight[labels.index(label)], row) for row in old.weight)
+    keep = [labels.index(label) for label in ("O", "B-LOC", "I-LOC")]
+    was = [LABELS.index(label) for label in ("O", "B-LOC", "I-LOC")]
+    assert torch.equal(model.crf.transitions[keep][:, keep], base.crf.transitions[was][:, was])
+    assert torch.equal(model.crf.end_transitions[keep], base.crf.end_transitions[was])
+    assert model.encoder.dropout.p == 0.3
+    # The model trains and saves on its new labels.
+    out = save_model_dir(tmp_path / "stage2", model, tokenizer, ModelSettings(labels, settings.preprocessing, "crf"))
+    assert load_model_dir(out).model.config.label2id == {label: i for i, label in enumerate(labels)}
+
+
+def test_a_softmax_base_under_a_crf_head_gets_fresh_transitions(tokenizer, tmp_path):
+    base = build_model(ModelConfig(name_or_path=None, scratch=SMALL), LABELS, tokenizer, 32)
+    directory = save_model_dir(tmp_path / "stage1", base, tokenizer, ModelSettings(LABELS, Preprocessing(max_length=32, window_overlap=8)))
+    model = build_model(ModelConfig(name_or_path=str(directory), head="crf"), LABELS, tokenizer, 32)
+    assert model.head == "crf" and model.crf.num_tags == len(LABELS)
+    assert torch.equal(model.encoder.classifier.weight, base.encoder.classifier.weight)

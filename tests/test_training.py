@@ -595,3 +595,214 @@ def test_a_save_killed_between_its_renames_is_recovered_by_the_next_run(train_ma
     assert (out / "model" / "model.safetensors").read_bytes() != before  # the run went on and saved epoch 2
     metrics = json.loads((out / "metrics.json").read_text())
     assert [e["epoch"] for e in metrics["epochs"]] == [1, 2] and metrics["test"] is not None
+
+
+# ------------------------------------------------------------------------------------------------------
+# Public corpora with other label sets, pooled into the training split; two-stage training.
+
+# PhoNER_COVID19's ten types; only NAME, LOCATION, ORGANIZATION and DATE have a counterpart in ours.
+PHONER_FILLERS = {
+    "NAME": PERSONS, "LOCATION": PLACES, "ORGANIZATION": ORGS, "DATE": DATES, "AGE": ["45 tuổi", "30"],
+    "JOB": ["bác sĩ", "kỹ sư"], "GENDER": ["nam", "nữ"], "PATIENT_ID": ["BN91", "BN 100"],
+    "SYMPTOM_AND_DISEASE": ["sốt", "ho khan"], "TRANSPORTATION": ["VN0054", "xe buýt"],
+}
+PHONER_TEMPLATES = [
+    "{PATIENT_ID} , {GENDER} , {AGE} , là {JOB} ở {LOCATION} .",
+    "{NAME} đi {TRANSPORTATION} đến {LOCATION} vào {DATE} .",
+    "{NAME} làm việc tại {ORGANIZATION} , bị {SYMPTOM_AND_DISEASE} .",
+]
+VLSP_FILLERS = {"PER": PERSONS, "LOC": PLACES, "ORG": ORGS, "MISC": ["tiếng Việt", "COVID-19"]}
+# Two persons side by side: in IOB1 the second opens with B-, the only B- the file has.
+VLSP_TEMPLATES = ["{PER} {PER} nói {MISC} ở {LOC} .", "{ORG} ở {LOC} dùng {MISC} ."]
+PHONER_MAP = {"NAME": "PER", "LOCATION": "LOC", "ORGANIZATION": "ORG", "DATE": "DATE"}
+VLSP_MAP = {"PER": "PER", "ORG": "ORG", "LOC": "LOC"}
+
+
+def public_sentences(seed: int, templates: list[str], fillers: dict, size: int) -> list[list[tuple[str, str]]]:
+    """Sentences of (token, IOB2 tag) pairs filled from ``fillers``."""
+    rng = random.Random(seed)
+    sentences = []
+    for _ in range(size):
+        pairs = []
+        for part in rng.choice(templates).split():
+            kind = part[1:-1] if part.startswith("{") else None
+            words = rng.choice(fillers[kind]).split() if kind else [part]
+            pairs += [(w, "O" if kind is None else f"{'B' if i == 0 else 'I'}-{kind}") for i, w in enumerate(words)]
+        sentences.append(pairs)
+    return sentences
+
+
+def write_phoner(path: Path, sentences: list[list[tuple[str, str]]]) -> Path:
+    """PhoNER_COVID19's layout: ``token TAG`` separated by a space; no newline after the last line."""
+    path.write_text("\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sentences), encoding="utf-8")
+    return path
+
+
+def write_vlsp(path: Path, sentences: list[list[tuple[str, str]]]) -> Path:
+    """VLSP 2016's layout: ``token POS chunk TAG`` in IOB1 (an entity opens with I- unless it touches one of
+    its type)."""
+    blocks = []
+    for s in sentences:
+        tags = [t if t.startswith("B-") and i and s[i - 1][1][2:] == t[2:] else "I-" + t[2:] if t != "O" else t
+                for i, (_, t) in enumerate(s)]
+        blocks.append("\n".join(f"{w}\tN\tB-NP\t{t}" for (w, _), t in zip(s, tags)))
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
+def mapped_counts(sentences: list[list[tuple[str, str]]], label_map: dict[str, str]) -> Counter:
+    """Entities per type after ``label_map``, counted from the generator's own tags."""
+    return Counter(label_map[t[2:]] for s in sentences for _, t in s if t.startswith("B-") and t[2:] in label_map)
+
+
+@pytest.fixture(scope="module")
+def public(tmp_path_factory):
+    """A PhoNER-style train/dev/test and a VLSP-style file, with the sentences they hold."""
+    directory = tmp_path_factory.mktemp("public")
+    phoner = {split: public_sentences(seed, PHONER_TEMPLATES, PHONER_FILLERS, size)
+              for seed, (split, size) in enumerate((("train", 40), ("dev", 12), ("test", 12)))}
+    vlsp = public_sentences(7, VLSP_TEMPLATES, VLSP_FILLERS, 30)
+    files = {split: write_phoner(directory / f"{split}_syllable.conll", s) for split, s in phoner.items()}
+    files["vlsp"] = write_vlsp(directory / "vlsp.conll", vlsp)
+    return files, {**phoner, "vlsp": vlsp}
+
+
+def pooled_config(corpus: dict[str, Path], public_files: dict[str, Path], *extra: str):
+    sources = (f"[{{path: '{public_files['train']}', label_map: {PHONER_MAP}}}, "
+               f"{{path: '{public_files['vlsp']}', scheme: IOB1, label_map: {VLSP_MAP}}}]")
+    return load_config(None, [f"data.{split}_file={corpus[split]}" for split in ("train", "dev", "test")]
+                       + [f"data.extra_train={sources}", *extra])
+
+
+def test_extra_sources_are_pooled_into_train_with_their_label_maps_and_counted(corpus, public, capsys):
+    from vietner.training import format_sources, source_counts
+
+    files, sentences = public
+    config = pooled_config(corpus, files)
+    splits = load_splits(config.data)
+    own = load_conll(corpus["train"])
+    # Sentences, never text: the PhoNER file ends without a newline and still gives each its own sentence.
+    assert splits["train"]["source"] == [0] * len(own) + [1] * 40 + [2] * 30
+    assert splits["train"]["tokens"][len(own)] == [w for w, _ in sentences["train"][0]]
+    assert splits["dev"]["tags"] == load_conll(corpus["dev"])["tags"]
+    pooled_types = {t[2:] for tags in splits["train"]["tags"] for t in tags if t != "O"}
+    assert pooled_types == set(FILLERS)  # AGE, JOB, ..., MISC became O
+    rows = source_counts(splits, config.data)
+    assert [(r["split"], r["source"], r["sentences"]) for r in rows] == [
+        ("train", "data.train_file", len(own)), ("train", "data.extra_train[0]", 40), ("train", "data.extra_train[1]", 30),
+        ("dev", "data.dev_file", len(load_conll(corpus["dev"]))), ("test", "data.test_file", len(load_conll(corpus["test"]))),
+    ]
+    assert rows[1]["by_type"] == dict(mapped_counts(sentences["train"], PHONER_MAP)) and rows[1]["path"] == str(files["train"])
+    # IOB1: the two persons side by side stay two, as the IOB2 the file was made from says.
+    assert rows[2]["by_type"] == dict(mapped_counts(sentences["vlsp"], VLSP_MAP))
+    assert rows[2]["entities"] == sum(mapped_counts(sentences["vlsp"], VLSP_MAP).values())
+    assert f"data.extra_train[1] {files['vlsp']}: 30 sentences" in format_sources(rows)
+    assert capsys.readouterr().err == ""  # every map key occurs and every target type is ours: no warnings
+
+
+def test_label_map_keys_that_never_occur_and_types_we_lack_are_one_line_warnings(corpus, public, capsys):
+    files, _ = public
+    sources = (f"[{{path: '{files['train']}', label_map: {{NAME: PER, PATIENT: ORG, JOB: JOB}}}}, "
+               f"{{path: '{files['vlsp']}', scheme: IOB1}}]")
+    load_splits(load_config(None, [f"data.{split}_file={corpus[split]}" for split in ("train", "dev", "test")]
+                            + [f"data.extra_train={sources}"]).data)
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 3 and all(line.startswith("warning: ") for line in warnings)
+    assert f"{files['train']}: label map key 'PATIENT' never occurs" in warnings[0]
+    assert "data.extra_train[0]: type(s) JOB occur nowhere in the train/dev/test data" in warnings[1]
+    assert "data.extra_train[1]: type(s) MISC occur nowhere" in warnings[2]  # no map: every type it has
+
+
+def test_an_unreadable_extra_source_is_one_line_naming_it(train_main, corpus, tmp_path, capsys):
+    missing = tmp_path / "nope.conll"
+    assert train_main(tiny_args(corpus, tmp_path / "run", f"data.extra_train=[{{path: '{missing}'}}]")) == 2
+    line = one_line_error(capsys)
+    assert "data.extra_train[0]" in line and str(missing) in line
+    bad = tmp_path / "bad.conll"
+    bad.write_text("Hà B-LOC\nNội I-LOC\nđẹp\n", encoding="utf-8")
+    assert train_main(tiny_args(corpus, tmp_path / "run", f"data.extra_train=[{{path: '{bad}'}}]")) == 2
+    assert f"{bad}:3:" in one_line_error(capsys)
+
+
+def test_label_map_on_public_splits_scores_the_same_in_train_and_evaluate(train_main, public, tmp_path, capsys):
+    # Train, dev and test are PhoNER-style with data.label_map; VLSP-style sentences are pooled in. The test
+    # F1 train.py reports is the one evaluate.py --label-map gives on the raw 10-type test file.
+    files, sentences = public
+    out = tmp_path / "run"
+    label_map = ",".join(f"{k}={v}" for k, v in PHONER_MAP.items())
+    extra = f"data.extra_train=[{{path: '{files['vlsp']}', scheme: IOB1, label_map: {VLSP_MAP}}}]"
+    assert train_main(tiny_args(files, out, f"data.label_map={label_map}", extra, "train.epochs=2", "train.lr=1e-2")) == 0
+    printed = capsys.readouterr().out
+    assert f"train <- data.extra_train[0] {files['vlsp']}: 30 sentences" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["labels"] == ["O"] + [f"{p}-{t}" for t in ("DATE", "LOC", "ORG", "PER") for p in "BI"]
+    sources = {(row["split"], row["source"]): row for row in metrics["sources"]}
+    assert sources["train", "data.train_file"]["by_type"] == dict(mapped_counts(sentences["train"], PHONER_MAP))
+    assert sources["test", "data.test_file"]["entities"] == sum(mapped_counts(sentences["test"], PHONER_MAP).values())
+    assert metrics["test"]["strict"]["overall"]["support"] == sources["test", "data.test_file"]["entities"]
+    from vietner.evaluation.cli import main as evaluate_main
+
+    report = tmp_path / "report.json"
+    assert evaluate_main(["--model", str(out / "model"), "--data", str(files["test"]), "--label-map", label_map,
+                          "--output", str(report), "--bootstrap", "20", "--baselines"]) == 0
+    evaluated = json.loads(report.read_text())
+    for mode in ("strict", "default"):
+        assert evaluated[mode]["micro avg"]["support"] == metrics["test"][mode]["overall"]["support"]
+        assert round(evaluated[mode]["micro avg"]["f1"], 4) == round(metrics["test"][mode]["overall"]["f1"], 4)
+    assert "AGE" not in json.dumps(evaluated["comparison"])  # unmapped types are O in the gold too
+
+
+def stage_one_model(directory: Path, corpus: dict[str, Path], labels: list[str], head: str):
+    """A stage-1 model directory as train.py writes one (random init: only its rows matter here)."""
+    import transformers
+
+    from vietner.config import ModelConfig, Preprocessing, ScratchConfig
+    from vietner.modeling import ModelSettings, build_model, save_model_dir, scratch_tokenizer
+
+    transformers.set_seed(1)
+    words = [w for tokens in load_conll(corpus["train"])["tokens"] for w in tokens]
+    tokenizer = scratch_tokenizer(words, directory / "tok", ScratchConfig(bpe_vocab_size=300))
+    scratch = ScratchConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    model = build_model(ModelConfig(name_or_path=None, head=head, scratch=scratch), labels, tokenizer, 64)
+    preprocessing = Preprocessing(segmenter="none", max_length=64, window_overlap=16, normalize_tones=False)
+    save_model_dir(directory / "model", model, tokenizer, ModelSettings(labels, preprocessing, head))
+    return directory / "model"
+
+
+STAGE_ONE_LABELS = ["O", "B-AGE", "I-AGE", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+
+
+def test_two_stage_run_keeps_the_rows_of_shared_labels_and_the_base_model_s_preprocessing(train_main, corpus, tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    base = stage_one_model(tmp_path / "stage1", corpus, STAGE_ONE_LABELS, "crf")
+    config = tmp_path / "stage2.yaml"
+    # No segmenter, normalization or head: they come from the base model; max_length is set and differs.
+    config.write_text(
+        f"# python train.py --config {config}\nmodel:\n  name_or_path: {base}\ndata:\n"
+        + "".join(f"  {split}_file: {corpus[split]}\n" for split in ("train", "dev", "test"))
+        + "  max_length: 48\n  window_overlap: 8\ntrain:\n  epochs: 1\n  max_steps: 1\n  batch_size: 8\n"
+        "  lr: 1.0e-12\n  crf_lr: 1.0e-12\n  mixed_precision: \"no\"\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    assert train_main(["--config", str(config), "--set", f"output_dir={out}"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: data.max_length is 48 but the base model {base} was trained with 64" in err
+    resolved = load_config(out / "config.yaml")
+    assert (resolved.data.segmenter, resolved.data.normalize_tones, resolved.model.head) == ("none", False, "crf")
+    saved = json.loads((out / "model" / "vietner.json").read_text())
+    assert saved["preprocessing"]["segmenter"] == "none" and saved["head"] == "crf"
+    labels = saved["labels"]
+    assert labels == ["O"] + [f"{p}-{t}" for t in sorted(FILLERS) for p in "BI"]
+    before, after = load_file(str(base / "model.safetensors")), load_file(str(out / "model" / "model.safetensors"))
+    weight, new_weight = before["classifier.weight"], after["classifier.weight"]
+    assert new_weight.shape == (len(labels), weight.shape[1])
+    for label in ("O", "B-PER", "I-PER", "B-LOC", "I-LOC"):  # rows moved to their new places, unchanged
+        assert torch.allclose(new_weight[labels.index(label)], weight[STAGE_ONE_LABELS.index(label)], atol=1e-6), label
+    for label in ("B-ORG", "B-MONEY", "B-DATE"):  # new rows, not any old row
+        assert not any(torch.allclose(new_weight[labels.index(label)], row, atol=1e-3) for row in weight), label
+    crf_before, crf_after = load_file(str(base / "crf.safetensors")), load_file(str(out / "model" / "crf.safetensors"))
+    old, new = STAGE_ONE_LABELS.index("B-PER"), labels.index("B-PER")
+    assert torch.allclose(crf_after["transitions"][new, labels.index("I-PER")], crf_before["transitions"][old, STAGE_ONE_LABELS.index("I-PER")], atol=1e-6)
+    assert torch.allclose(crf_after["start_transitions"][new], crf_before["start_transitions"][old], atol=1e-6)

@@ -7,42 +7,104 @@ An annotator reads a draft, one sentence per block, and marks entities in place 
 
 Blocks of interface text are deleted. Importing checks that the unmarked sentence is a sentence of the raw
 article, that every entity starts and ends on a token boundary, and writes IOB2 tags per syllable token.
+
+With a model at hand a draft comes pre-annotated: its entities already marked, the annotator corrects
+them, and :func:`compare_markup` reports what was kept, added, removed, relabelled and re-bounded against
+the model's markup, kept beside the draft (:func:`pre_annotation_path`).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .corpus import Sentence
 from .schema import DEFAULT_TYPES
 from .text import split_sentences, tokenize
 
-__all__ = ["MarkupError", "draft_markup", "parse_markup", "sentences_to_markup", "read_raw"]
+__all__ = [
+    "MarkupError",
+    "MARKUP_TYPES",
+    "MarkedSentence",
+    "Change",
+    "mark_entities",
+    "draft_markup",
+    "read_markup",
+    "parse_markup",
+    "compare_markup",
+    "format_changes",
+    "sentences_to_markup",
+    "pre_annotation_path",
+    "read_raw",
+]
 
 # Markup is for the project corpus, so only its types are markup: "[MISC x]" is reported, not imported.
-_ENTITY = re.compile(r"\[(" + "|".join(DEFAULT_TYPES) + r") ([^\[\]]+?)\]")
+MARKUP_TYPES = DEFAULT_TYPES
+_ENTITY = re.compile(r"\[(" + "|".join(MARKUP_TYPES) + r") ([^\[\]]+?)\]")
 
 
 class MarkupError(ValueError):
     """A markup file that cannot be imported; the message names the file and line."""
 
 
-def draft_markup(raw_text: str, stem: str, seen: set[str]) -> str:
-    """Return a draft markup file for one article: every sentence not already in ``seen``, unmarked.
+# An entity in a sentence's text: start and end character offsets and its type.
+Marked = tuple[int, int, str]
+CHANGE_KINDS = ("kept", "added", "removed", "relabelled", "re-bounded")
+
+
+@dataclass(frozen=True)
+class MarkedSentence:
+    """One sentence line of a markup file: its plain text and the entities marked in it."""
+
+    line: int
+    text: str
+    entities: tuple[Marked, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an annotator did to one pre-annotated entity (``before``) or added (``after``), on ``line``."""
+
+    kind: str
+    line: int
+    text: str
+    before: Marked | None
+    after: Marked | None
+
+
+def mark_entities(text: str, entities: Iterable[Marked]) -> str:
+    """Return ``text`` with ``entities`` marked as ``[TYPE text]``; of overlapping entities the first is kept."""
+    out, cursor = [], 0
+    for start, end, label in sorted(entities):
+        if start < cursor:
+            continue
+        out.append(text[cursor:start] + f"[{label} {text[start:end]}]")
+        cursor = end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def draft_markup(
+    raw_text: str, stem: str, seen: set[str], tag: Callable[[list[str]], list[list[Marked]]] | None = None
+) -> str:
+    """Return a draft markup file for one article: every sentence not already in ``seen``, unmarked, or with
+    the entities ``tag`` finds in each sentence's text already marked (a model's pre-annotation).
 
     ``seen`` is updated, so drafting articles in order keeps each sentence's first occurrence only.
     """
-    blocks = []
+    new = []
     for number, sentence in enumerate(split_sentences(raw_text), start=1):
-        if sentence.text in seen:
-            continue
-        seen.add(sentence.text)
-        blocks.append(f"# sent_id = {stem}-{number}\n{sentence.text}\n")
-    return "\n".join(blocks)
+        if sentence.text not in seen:
+            seen.add(sentence.text)
+            new.append((number, sentence.text))
+    found = tag([text for _, text in new]) if tag and new else [[] for _ in new]
+    return "\n".join(f"# sent_id = {stem}-{number}\n{mark_entities(text, entities)}\n" for (number, text), entities in zip(new, found))
 
 
-def _tags_for(text: str, entities: list[tuple[int, int, str]], where: str) -> tuple[list[str], list[str]]:
+def _tags_for(text: str, entities: Sequence[Marked], where: str) -> tuple[list[str], list[str]]:
     spans = tokenize(text)
     starts = {span.start: i for i, span in enumerate(spans)}
     ends = {span.end: i for i, span in enumerate(spans)}
@@ -57,18 +119,15 @@ def _tags_for(text: str, entities: list[tuple[int, int, str]], where: str) -> tu
     return [span.text for span in spans], tags
 
 
-def parse_markup(markup: str, raw_text: str, stem: str, path: str = "<markup>") -> list[Sentence]:
-    """Turn a marked-up draft into ``Sentence`` records numbered ``<stem>-1``, ``<stem>-2``, ...
+def read_markup(markup: str, path: str = "<markup>") -> list[MarkedSentence]:
+    """Return the sentence lines of a markup file with their plain text and marked entities.
 
-    Raises ``MarkupError`` naming ``path:line`` when a sentence is not in ``raw_text`` or an entity does
-    not align with tokens.
+    Raises ``MarkupError`` naming ``path:line`` for malformed markup (an unknown type, a bracket left open).
     """
-    raw_sentences = {span.text for span in split_sentences(raw_text)}
-    sentences: list[Sentence] = []
+    sentences = []
     for number, line in enumerate(markup.splitlines(), start=1):
         if not line.strip() or line.startswith("# "):
             continue
-        where = f"{path}:{number}"
         plain_parts, entities, cursor, length = [], [], 0, 0
         for match in _ENTITY.finditer(line):
             before = line[cursor : match.start()]
@@ -79,14 +138,70 @@ def parse_markup(markup: str, raw_text: str, stem: str, path: str = "<markup>") 
             length += len(match.group(2))
             cursor = match.end()
         plain_parts.append(line[cursor:])
-        text = "".join(plain_parts)
         if re.search(r"\[[A-Z]+ ", _ENTITY.sub("", line)):
-            raise MarkupError(f"{where}: malformed entity markup in {line!r}")
-        if text not in raw_sentences:
-            raise MarkupError(f"{where}: sentence is not a sentence of the raw article: {text[:80]!r}")
-        tokens, tags = _tags_for(text, entities, where)
-        sentences.append(Sentence(tuple(tokens), tuple(tags), f"{stem}-{len(sentences) + 1}", text))
+            raise MarkupError(f"{path}:{number}: malformed entity markup in {line!r}")
+        sentences.append(MarkedSentence(number, "".join(plain_parts), tuple(entities)))
     return sentences
+
+
+def parse_markup(markup: str, raw_text: str, stem: str, path: str = "<markup>") -> list[Sentence]:
+    """Turn a marked-up draft into ``Sentence`` records numbered ``<stem>-1``, ``<stem>-2``, ...
+
+    Raises ``MarkupError`` naming ``path:line`` when a sentence is not in ``raw_text`` or an entity does
+    not align with tokens.
+    """
+    raw_sentences = {span.text for span in split_sentences(raw_text)}
+    sentences: list[Sentence] = []
+    for marked in read_markup(markup, path):
+        where = f"{path}:{marked.line}"
+        if marked.text not in raw_sentences:
+            raise MarkupError(f"{where}: sentence is not a sentence of the raw article: {marked.text[:80]!r}")
+        tokens, tags = _tags_for(marked.text, marked.entities, where)
+        sentences.append(Sentence(tuple(tokens), tuple(tags), f"{stem}-{len(sentences) + 1}", marked.text))
+    return sentences
+
+
+def compare_markup(pre: Sequence[MarkedSentence], final: Sequence[MarkedSentence]) -> list[Change]:
+    """Return what the annotator changed in ``final`` against the pre-annotation ``pre``, sentence by
+    sentence (matched by text; sentences the annotator deleted are not compared): every pre-annotated
+    entity kept, relabelled (same span), re-bounded (overlapping span) or removed, and every one added."""
+    before_of = {sentence.text: sentence.entities for sentence in pre}
+    changes = []
+    for sentence in final:
+        if sentence.text in before_of:
+            changes += _sentence_changes(before_of[sentence.text], sentence)
+    return changes
+
+
+def _sentence_changes(before: Sequence[Marked], sentence: MarkedSentence) -> list[Change]:
+    after = set(sentence.entities)
+    left = [e for e in before if e not in after]
+    right = [e for e in sentence.entities if e not in set(before)]
+    pairs = []
+    # Same span first (a new type), then any overlap (new bounds), so one edit is never read as two.
+    for same in (lambda a, b: a[:2] == b[:2], lambda a, b: a[0] < b[1] and b[0] < a[1]):
+        for old in list(left):
+            new = next((e for e in right if same(old, e)), None)
+            if new is not None:
+                pairs.append((old, new))
+                left.remove(old)
+                right.remove(new)
+    changes = [Change("kept", sentence.line, sentence.text, e, e) for e in before if e in after]
+    changes += [Change("relabelled" if old[:2] == new[:2] else "re-bounded", sentence.line, sentence.text, old, new) for old, new in pairs]
+    changes += [Change("removed", sentence.line, sentence.text, e, None) for e in left]
+    changes += [Change("added", sentence.line, sentence.text, None, e) for e in right]
+    return sorted(changes, key=lambda c: (c.before or c.after)[0])
+
+
+def format_changes(changes: Sequence[Change], path: str, compared: int) -> str:
+    """The import's report: a count of each kind of change, then one ``path:line:`` line per change."""
+    counts = Counter(change.kind for change in changes)
+    lines = [f"{path}: against the pre-annotation ({compared} sentences): " + ", ".join(f"{counts[k]} {k}" for k in CHANGE_KINDS)]
+    for c in changes:
+        if c.kind != "kept":
+            shown = [f"[{e[2]} {c.text[e[0]:e[1]]}]" for e in (c.before, c.after) if e is not None]
+            lines.append(f"{path}:{c.line}: {c.kind} {' -> '.join(shown)}")
+    return "\n".join(lines)
 
 
 def sentences_to_markup(sentences: list[Sentence]) -> str:
@@ -94,21 +209,23 @@ def sentences_to_markup(sentences: list[Sentence]) -> str:
     blocks = []
     for sentence in sentences:
         spans = tokenize(sentence.text)
-        out, cursor, i = [], 0, 0
+        entities, i = [], 0
         while i < len(spans):
             tag = sentence.tags[i]
+            j = i + 1
             if tag.startswith("B-"):
-                j = i + 1
                 while j < len(spans) and sentence.tags[j] == "I-" + tag[2:]:
                     j += 1
-                start, end = spans[i].start, spans[j - 1].end
-                out.append(sentence.text[cursor:start] + f"[{tag[2:]} {sentence.text[start:end]}]")
-                cursor, i = end, j
-            else:
-                i += 1
-        out.append(sentence.text[cursor:])
-        blocks.append(f"# sent_id = {sentence.sent_id}\n{''.join(out)}\n")
+                entities.append((spans[i].start, spans[j - 1].end, tag[2:]))
+            i = j
+        blocks.append(f"# sent_id = {sentence.sent_id}\n{mark_entities(sentence.text, entities)}\n")
     return "\n".join(blocks)
+
+
+def pre_annotation_path(draft: str | Path) -> Path:
+    """Where ``draft --model`` keeps the model's markup of a draft: ``NAME.pre.txt`` beside ``NAME.txt``."""
+    draft = Path(draft)
+    return draft.with_name(f"{draft.stem}.pre{draft.suffix}")
 
 
 def read_raw(path: str | Path) -> str:

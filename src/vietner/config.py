@@ -7,6 +7,8 @@ not exist, or a value of the wrong type, is a :class:`ConfigError` whose message
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -15,11 +17,15 @@ from typing import Any
 
 import yaml
 
+from .schema import check_label_map, parse_label_map
+
 __all__ = [
     "ConfigError",
     "ScratchConfig",
     "Preprocessing",
     "position_limit",
+    "DataSource",
+    "warn",
     "ModelConfig",
     "DataConfig",
     "TrainConfig",
@@ -58,6 +64,8 @@ class ModelConfig:
     """Which model to fine-tune and its classification head."""
 
     # A hub id ("vinai/phobert-base") or a local directory; null builds the scratch model (configs/tiny.yaml).
+    # A model directory written by train.py is a stage-2 start: its labels are carried over by name, and its
+    # preprocessing and head apply unless this config sets them.
     name_or_path: str | None = "vinai/phobert-base"
     head: str = "softmax"
     # Dropout before the classifier; null keeps the checkpoint's own setting.
@@ -117,6 +125,16 @@ def position_limit(model_config: Any) -> int | None:
 
 
 @dataclass
+class DataSource:
+    """One more CoNLL file pooled into the training split (a public corpus), with its own scheme and label map."""
+
+    path: str = ""
+    scheme: str = "IOB2"
+    # Its entity types renamed to the run's ({NAME: PER}); a type the map does not name becomes O. null: keep all.
+    label_map: dict[str, str] | None = None
+
+
+@dataclass
 class DataConfig(Preprocessing):
     """Where the sentences come from, and (inherited) how they become model inputs."""
 
@@ -127,6 +145,10 @@ class DataConfig(Preprocessing):
     dev_file: str | None = None
     test_file: str | None = None
     scheme: str = "IOB2"
+    # The entity types of train/dev/test renamed ({NAME: PER}); a type the map does not name becomes O. null: keep all.
+    label_map: dict[str, str] | None = None
+    # More CoNLL files whose sentences are added to the training split, each read with its own scheme and map.
+    extra_train: list[DataSource] = field(default_factory=list)
     # Folder with rdrsegmenter.jar, wordsegmenter.rdr and vi-vocab; null: the installed python-rdrsegmenter wheel's.
     rdrsegmenter_dir: str | None = None
     # The JVM library (libjvm.so) for rdrsegmenter; null: the one JAVA_HOME or `java` on PATH points to.
@@ -195,6 +217,10 @@ def _convert(value: Any, kind: Any, key: str) -> Any:
         kind = next(arg for arg in args if arg is not type(None))
     if value is None:
         raise ConfigError(f"config key {key!r} cannot be null")
+    if typing.get_origin(kind) is dict:
+        return _convert_mapping(value, key)
+    if typing.get_origin(kind) is list:
+        return _convert_list(value, typing.get_args(kind)[0], key)
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -224,6 +250,33 @@ def _convert(value: Any, kind: Any, key: str) -> Any:
             raise ConfigError(f"config key {key!r} must be a string, not {value!r}")
         return str(value)
     raise ConfigError(f"config key {key!r} has an unsupported type {kind!r}")
+
+
+def _convert_mapping(value: Any, key: str) -> dict[str, str]:
+    """Return a mapping of strings: YAML's ``{NAME: PER}``, or ``NAME=PER,LOCATION=LOC`` from ``--set``."""
+    if isinstance(value, str):
+        try:
+            value = parse_label_map(value)
+        except ValueError as error:
+            raise ConfigError(f"config key {key!r}: {error}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"config key {key!r} must be a mapping (e.g. {{NAME: PER}}), not {value!r}")
+    return {_convert(k, str, f"{key}.{k}"): _convert(v, str, f"{key}.{k}") for k, v in value.items()}
+
+
+def _convert_list(value: Any, kind: Any, key: str) -> list[Any]:
+    """Return a list of ``kind`` items; from ``--set`` the value is YAML flow text (``[{path: a.conll}]``)."""
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"config key {key!r} must be a YAML list, e.g. [{{path: a.conll}}], not {value!r}") from None
+    if not isinstance(value, list):
+        raise ConfigError(f"config key {key!r} must be a list, not {value!r}")
+    return [
+        _build(kind, item, f"{key}[{i}].") if _is_dataclass_type(kind) else _convert(item, kind, f"{key}[{i}]")
+        for i, item in enumerate(value)
+    ]
 
 
 def _build(cls: type, values: Any, prefix: str) -> Any:
@@ -284,6 +337,24 @@ def _check(config: Config) -> None:
     files = [config.data.train_file, config.data.dev_file, config.data.test_file]
     if any(files) and not all(files):
         raise ConfigError("config keys 'data.train_file', 'data.dev_file' and 'data.test_file' go together: set all three or none")
+    _check_sources(config.data)
+
+
+def _check_sources(data: DataConfig) -> None:
+    """Raise ``ConfigError`` for a label map that is not types to types, or an extra source without a path."""
+    maps = {"data.label_map": data.label_map}
+    for i, source in enumerate(data.extra_train):
+        key = f"data.extra_train[{i}]"
+        if not source.path.strip():
+            raise ConfigError(f"config key '{key}.path' must name a CoNLL file")
+        if source.scheme.upper() not in ("IOB1", "IOB2"):
+            raise ConfigError(f"config key '{key}.scheme' must be one of IOB1, IOB2, not {source.scheme!r}")
+        maps[f"{key}.label_map"] = source.label_map
+    for key, label_map in maps.items():
+        try:
+            check_label_map(label_map or {})
+        except ValueError as error:
+            raise ConfigError(f"config key {key!r}: {error}") from None
 
 
 def parse_override(text: str) -> tuple[str, str]:
@@ -316,7 +387,9 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
-    """Load the YAML config at ``path`` (None: all defaults) with ``--set`` overrides applied."""
+    """Load the YAML config at ``path`` (None: all defaults) with ``--set`` overrides applied; preprocessing
+    keys and ``model.head`` it does not set come from ``model.name_or_path``'s ``vietner.json`` when that is
+    a model directory written by train.py."""
     values: dict[str, Any] = {}
     name = "config"
     if path is not None:
@@ -337,10 +410,45 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         name = path.stem
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: the config must be a mapping of sections (model, data, train)")
-    config = _build(Config, apply_overrides(values, overrides or []), "")
+    values = apply_overrides(values, overrides or [])
+    config = _build(Config, values, "")
     config.name = name
+    _inherit_base_model(config, values)
     _check(config)
     return config
+
+
+def warn(message: str) -> None:
+    """Print a one-line warning on stderr, once per run: only the main process of a distributed launch."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"warning: {message}", file=sys.stderr)
+
+
+def _inherit_base_model(config: Config, values: dict[str, Any]) -> None:
+    """When ``model.name_or_path`` is a model directory written by train.py, take its preprocessing and head
+    from its ``vietner.json`` for every key the config does not set, and warn for a set key that differs:
+    stage 2 of a two-stage run must see words as stage 1 did."""
+    path = config.model.name_or_path
+    if path is None or not Path(path).is_dir():
+        return
+    from .modeling import SETTINGS_FILE, ModelSettings  # torch and transformers, only for a local model
+
+    settings_file = Path(path) / SETTINGS_FILE
+    if not settings_file.is_file():
+        return
+    try:
+        settings = ModelSettings.from_json(settings_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ConfigError(f"{settings_file}: cannot read the base model's settings ({error})") from None
+    base = {("data", key): value for key, value in dataclasses.asdict(settings.preprocessing).items()}
+    base[("model", "head")] = settings.head
+    for (section, key), value in base.items():
+        given = values.get(section) or {}
+        current = getattr(getattr(config, section), key)
+        if key not in given:
+            setattr(getattr(config, section), key, value)
+        elif current != value:
+            warn(f"{section}.{key} is {current!r} but the base model {path} was trained with {value!r}; using {current!r}")
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

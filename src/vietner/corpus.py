@@ -9,6 +9,7 @@ same ``datasets.Dataset`` shape: ``sent_id``, ``tokens`` and string ``tags`` col
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from typing import Literal, overload
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
-from .schema import entity_type, iob1_to_iob2, iob2_problem, nfc
+from .schema import entity_type, iob1_to_iob2, iob2_problem, map_tags, nfc, types_of
 from .storage import atomic_write_text  # re-exported: callers import it from here
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "SPLITS",
     "read_conll",
     "read_conll_problems",
+    "apply_label_map",
     "write_conll",
     "format_conll",
     "iob1_to_iob2",
@@ -253,6 +255,23 @@ def read_conll(
     reader = _ConllReader(path, scheme, predictions, fail)
     reader.read(_decode(path))
     return (reader.sentences, reader.predicted) if predictions else reader.sentences
+
+
+def apply_label_map(
+    sentences: Seq[Sentence], label_map: dict[str, str] | None, where: str
+) -> tuple[list[Sentence], list[str]]:
+    """Return ``sentences`` with their entity types renamed by ``label_map`` (a type it does not name
+    becomes ``O``; None keeps every type), and a one-line warning naming ``where`` for each map key that
+    never occurs in them (a misspelt type would otherwise silently turn into ``O``)."""
+    if label_map is None:
+        return list(sentences), []
+    found = types_of(tag for sentence in sentences for tag in sentence.tags)
+    notes = [
+        f"{where}: label map key {key!r} never occurs there (its types: {', '.join(found) or 'none'})"
+        for key in label_map
+        if key not in found
+    ]
+    return [dataclasses.replace(s, tags=tuple(map_tags(s.tags, label_map))) for s in sentences], notes
 
 
 def format_conll(sentences: Seq[Sentence], predictions: Seq[Seq[str]] | None = None) -> str:

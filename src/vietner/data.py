@@ -4,25 +4,68 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from .annotation import MarkupError, draft_markup, parse_markup, read_raw, sentences_to_markup
+from .annotation import (
+    MARKUP_TYPES,
+    MarkupError,
+    compare_markup,
+    draft_markup,
+    format_changes,
+    parse_markup,
+    pre_annotation_path,
+    read_markup,
+    read_raw,
+    sentences_to_markup,
+)
 from .card import build_card
 from .corpus import CorpusFormatError, atomic_write_text, read_conll, write_conll
 from .validate import validate_corpus, validate_file, validate_splits
 
 
 def _draft(args: argparse.Namespace) -> int:
+    tag = _model_tagger(args.model) if args.model else None
     seen: set[str] = set()
     for raw in sorted(Path(args.raw).glob("*.txt")):
-        atomic_write_text(Path(args.out) / raw.name, draft_markup(read_raw(raw), raw.stem, seen), args.overwrite)
+        draft = Path(args.out) / raw.name
+        text = draft_markup(read_raw(raw), raw.stem, seen, tag)
+        atomic_write_text(draft, text, args.overwrite)
+        if tag:  # the model's markup as written, for import to report what the annotator changed
+            atomic_write_text(pre_annotation_path(draft), text, args.overwrite)
     return 0
+
+
+def _model_tagger(model: str) -> Callable[[list[str]], list[list[tuple[int, int, str]]]]:
+    """The entities a model finds in sentences, as ``(start, end, type)``; those markup cannot hold (a type
+    outside the corpus's, a bracket in the text) are left unmarked, with a one-line warning."""
+    from .inference import NerTagger
+
+    tagger = NerTagger.from_pretrained(model)
+
+    def tag(texts: list[str]) -> list[list[tuple[int, int, str]]]:
+        found = tagger.predict(texts)
+        kept = [[(e.start, e.end, e.label) for e in entities if e.label in MARKUP_TYPES and not set("[]") & set(e.text)]
+                for entities in found]
+        left = sum(len(entities) for entities in found) - sum(len(entities) for entities in kept)
+        if left:
+            print(f"warning: {left} entities left unmarked: markup holds only {', '.join(MARKUP_TYPES)} and no brackets", file=sys.stderr)
+        return kept
+
+    return tag
 
 
 def _import(args: argparse.Namespace) -> int:
     markup = Path(args.markup)
-    sentences = parse_markup(markup.read_text(encoding="utf-8"), read_raw(args.raw), Path(args.raw).stem, str(markup))
+    text = markup.read_text(encoding="utf-8")
+    sentences = parse_markup(text, read_raw(args.raw), Path(args.raw).stem, str(markup))
+    pre = Path(args.pre) if args.pre else pre_annotation_path(markup)
+    before = read_markup(pre.read_text(encoding="utf-8"), str(pre)) if args.pre or pre.is_file() else None
     write_conll(sentences, args.out, overwrite=args.overwrite)
+    if before is not None:
+        after = read_markup(text, str(markup))
+        compared = len({s.text for s in before} & {s.text for s in after})
+        print(format_changes(compare_markup(before, after), str(markup), compared))
     return 0
 
 
@@ -101,15 +144,20 @@ def main(argv: list[str] | None = None) -> int:
     """Run the corpus command line; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m vietner.data", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    draft = commands.add_parser("draft", help="write one unmarked sentence-per-block draft per raw article")
+    draft = commands.add_parser("draft", help="write one sentence-per-block draft per raw article (pre-annotated with --model)")
     draft.add_argument("raw", help="folder of raw .txt articles")
     draft.add_argument("out", help="folder for the drafts")
+    draft.add_argument("--model", default=None, metavar="MODEL_DIR",
+                       help="pre-annotate: mark the entities this model (written by train.py) finds; "
+                       "the model's markup is also kept as NAME.pre.txt for import's change report")
     draft.add_argument("--overwrite", action="store_true")
     draft.set_defaults(run=_draft)
     imp = commands.add_parser("import", help="turn a marked-up draft into a CoNLL file")
     imp.add_argument("markup")
     imp.add_argument("raw", help="the raw article the draft came from")
     imp.add_argument("out", help="CoNLL file to write")
+    imp.add_argument("--pre", default=None, metavar="FILE",
+                     help="the model's pre-annotation to report changes against (default: MARKUP's NAME.pre.txt, if any)")
     imp.add_argument("--overwrite", action="store_true")
     imp.set_defaults(run=_import)
     exp = commands.add_parser("export", help="print a CoNLL file as inline markup, for review")

@@ -58,6 +58,8 @@ __all__ = [
     "scratch_tokenizer",
     "pretrained_tokenizer",
     "build_model",
+    "is_model_dir",
+    "carry_labels",
     "save_model_dir",
     "load_model_dir",
     "replace_dir",
@@ -366,7 +368,8 @@ def _pretrained_encoder(config: ModelConfig, labels: Sequence[str]) -> PreTraine
         return AutoModelForTokenClassification.from_pretrained(
             name,
             local_files_only=local or not hub_reachable(),
-            # A checkpoint fine-tuned on other labels gets a fresh classifier instead of an error.
+            # A transformers checkpoint fine-tuned on other labels gets a fresh classifier instead of an error
+            # (a vietner model directory never comes here: build_model carries its labels over by name).
             ignore_mismatched_sizes=True,
             **_label_maps(labels),
             **extra,
@@ -377,22 +380,76 @@ def _pretrained_encoder(config: ModelConfig, labels: Sequence[str]) -> PreTraine
         raise _hub_error(name, error) from None
 
 
+def is_model_dir(name_or_path: str | os.PathLike | None) -> bool:
+    """Whether ``name_or_path`` is a model directory written by train.py (it holds ``vietner.json``)."""
+    return name_or_path is not None and (Path(name_or_path) / SETTINGS_FILE).is_file()
+
+
+def carry_labels(base: NerModel, labels: Sequence[str], head: str) -> NerModel:
+    """Return ``base``'s encoder on ``labels`` with a ``head``: the classifier rows (and CRF transitions, when
+    both heads are CRFs) of labels ``base`` has are kept, by name; new labels get freshly initialized rows;
+    labels ``base`` has and ``labels`` lacks are removed. ``base``'s encoder is reused, not copied."""
+    encoder = base.encoder
+    classifier = getattr(encoder, "classifier", None)
+    if not isinstance(classifier, nn.Linear):
+        raise ModelLoadError(f"cannot carry labels over: {type(encoder).__name__} has no linear 'classifier'")
+    old = [encoder.config.id2label[i] for i in range(base.num_labels)]
+    shared = [(new, old.index(label)) for new, label in enumerate(labels) if label in old]
+    rows, before = torch.tensor([n for n, _ in shared], dtype=torch.long), torch.tensor([o for _, o in shared], dtype=torch.long)
+    fresh = nn.Linear(classifier.in_features, len(labels), bias=classifier.bias is not None).to(classifier.weight)
+    encoder._init_weights(fresh)  # new rows as the checkpoint's own classifier was initialized
+    with torch.no_grad():
+        fresh.weight[rows] = classifier.weight[before]
+        if fresh.bias is not None:
+            fresh.bias[rows] = classifier.bias[before]
+    encoder.classifier = fresh
+    encoder.num_labels = len(labels)
+    encoder.config.update(_label_maps(labels))
+    model = NerModel(encoder, head)
+    if model.crf is not None and base.crf is not None:
+        with torch.no_grad():
+            for name in ("start_transitions", "end_transitions"):
+                getattr(model.crf, name)[rows] = getattr(base.crf, name)[before]
+            model.crf.transitions[rows[:, None], rows[None, :]] = base.crf.transitions[before[:, None], before[None, :]]
+    return model
+
+
+def _from_model_dir(config: ModelConfig, labels: Sequence[str]) -> NerModel:
+    """The model of a directory written by train.py, carried over to ``labels`` (stage 2 of a two-stage run)."""
+    model = carry_labels(load_model_dir(str(config.name_or_path)).model.train(), labels, config.head)
+    if config.classifier_dropout is not None:
+        model.encoder.config.classifier_dropout = config.classifier_dropout
+        if isinstance(getattr(model.encoder, "dropout", None), nn.Dropout):
+            model.encoder.dropout.p = config.classifier_dropout
+    return model
+
+
 def build_model(
     config: ModelConfig, labels: Sequence[str], tokenizer: PreTrainedTokenizerBase, max_length: int = 256
 ) -> NerModel:
     """Return the model to fine-tune: pre-trained from ``config.name_or_path``, or the scratch model when null.
 
-    Call ``transformers.set_seed`` first: the classifier (and the whole scratch model) is randomly initialized.
+    A model directory written by train.py keeps its classifier rows (and CRF transitions) of the labels it
+    shares with ``labels``, matched by name (:func:`carry_labels`). Call ``transformers.set_seed`` first:
+    the classifier (and the whole scratch model) is randomly initialized.
     """
+    if is_model_dir(config.name_or_path):
+        return _checked(_from_model_dir(config, labels), tokenizer)
     if config.name_or_path is None:
         encoder = _scratch_encoder(config, labels, tokenizer, max_length)
     else:
         encoder = _pretrained_encoder(config, labels)
+    return _checked(NerModel(encoder, config.head), tokenizer)
+
+
+def _checked(model: NerModel, tokenizer: PreTrainedTokenizerBase) -> NerModel:
+    """``model``, unless its embeddings cannot hold every token id of ``tokenizer``."""
+    encoder = model.encoder
     if encoder.get_input_embeddings().num_embeddings < len(tokenizer):
         raise ModelLoadError(
             f"the tokenizer has {len(tokenizer)} tokens but the model only {encoder.get_input_embeddings().num_embeddings}"
         )
-    return NerModel(encoder, config.head)
+    return model
 
 
 # --------------------------------------------------------------------------------------------------------

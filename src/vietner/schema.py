@@ -20,6 +20,9 @@ __all__ = [
     "iob1_to_iob2",
     "iob2_problem",
     "check_labels",
+    "parse_label_map",
+    "check_label_map",
+    "map_tags",
 ]
 
 # The project corpus's five types (data/GUIDELINES.md), in the order its tables list them.
@@ -84,3 +87,37 @@ def check_labels(labels: Sequence[str]) -> None:
     for label in labels:
         if label != "O" and entity_type(label) is None:
             raise ValueError(f"label {label!r} is not IOB2 (O, B-TYPE, I-TYPE)")
+
+
+def parse_label_map(text: str) -> dict[str, str]:
+    """Read ``"NAME=PER,LOCATION=LOC"`` (the command-line form of a label map) into a mapping.
+
+    Raises ``ValueError`` naming the piece that is not ``SOURCE=TARGET``."""
+    mapping: dict[str, str] = {}
+    for piece in filter(None, (p.strip() for p in text.split(","))):
+        source, sep, target = piece.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise ValueError(f"label map entry {piece!r} must look like SOURCE=TARGET (e.g. NAME=PER)")
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+def check_label_map(label_map: dict[str, str]) -> None:
+    """Raise ``ValueError`` naming the first entry that is not ``TYPE: TYPE`` (or ``TYPE: O`` to drop it)."""
+    for source, target in label_map.items():
+        for name in (source, target):
+            if not name or any(c.isspace() for c in name) or name[:2] in ("B-", "I-"):
+                raise ValueError(f"label map entry {source!r}: {target!r}: give entity types (NAME: PER), not tags")
+        if source == "O":
+            raise ValueError("label map entry 'O' cannot be mapped: O is no entity type")
+
+
+def map_tags(tags: Sequence[str], label_map: dict[str, str]) -> list[str]:
+    """Return IOB2 ``tags`` with each entity's type renamed by ``label_map``; a type the map does not name
+    (or maps to ``O``) becomes ``O``. Entities keep their ``B-``, so two that touch stay two."""
+    out = []
+    for tag in tags:
+        kind = entity_type(tag)
+        target = label_map.get(kind, "O") if kind else "O"
+        out.append("O" if target == "O" else f"{tag[:2]}{target}")
+    return out

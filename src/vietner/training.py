@@ -18,6 +18,7 @@ import math
 import os
 import random
 import shutil
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,17 +28,17 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from accelerate.utils import gather_object
-from datasets import Dataset, DatasetDict
+from datasets import Dataset, DatasetDict, concatenate_datasets
 from torch.utils.data import DataLoader, Sampler
 from transformers import get_linear_schedule_with_warmup
 
-from .config import Config, ConfigError, DataConfig, Preprocessing, TrainConfig, config_to_dict
-from .corpus import Sentence, atomic_write_text, format_conll, load_conll, load_corpus
+from .config import Config, ConfigError, DataConfig, Preprocessing, TrainConfig, config_to_dict, warn
+from .corpus import CorpusFormatError, Sentence, apply_label_map, atomic_write_text, format_conll, read_conll, read_corpus, to_dataset
 from .encoding import IGNORE_INDEX, Preprocessor
 from .metrics import f1, score_modes
 from .modeling import ModelSettings
 from .prediction import Predictor
-from .schema import entity_type, labels_for
+from .schema import entity_type, labels_for, types_of
 from .segment import syllable_tags, word_tags
 from .storage import atomic_directory, recover, replace_dir
 
@@ -45,6 +46,8 @@ __all__ = [
     "DataError",
     "SPLITS",
     "load_splits",
+    "source_counts",
+    "format_sources",
     "training_labels",
     "train_words",
     "make_accelerator",
@@ -89,20 +92,90 @@ class DataError(ValueError):
 def load_splits(data: DataConfig) -> DatasetDict:
     """Return the train/dev/test sentences (``sent_id``, ``tokens``, ``tags`` columns) named by ``data``.
 
-    Either the project corpus (``data.dir`` + ``data.splits``) or the user's own three CoNLL files.
-    Raises ``CorpusFormatError`` for a missing or unreadable file and ``DataError`` for an empty split.
+    Either the project corpus (``data.dir`` + ``data.splits``) or the user's own three CoNLL files, with
+    ``data.label_map`` applied to all three. The training split then gets the sentences of each
+    ``data.extra_train`` file, read on its own with its scheme and label map (files are joined as
+    sentences, never as text); its ``source`` column says where each came from (0: the train split,
+    ``i``: ``extra_train[i - 1]``). A map key that never occurs in its data, or a type an extra file brings
+    that train/dev/test lack, is a one-line warning. Raises ``CorpusFormatError`` for a missing or
+    unreadable file (naming its config key) and ``DataError`` for an empty split.
     """
+    splits, sources = _primary_splits(data)
+    for split in SPLITS:
+        if not splits[split]:
+            raise DataError(f"the {split} split is empty: no sentences in {sources[split]}")
+    primary_types = set(types_of(t for sentences in splits.values() for s in sentences for t in s.tags))
+    parts = [to_dataset(splits["train"])]
+    for i, source in enumerate(data.extra_train):
+        key = f"data.extra_train[{i}]"
+        sentences = _read_source(source.path, source.scheme, source.label_map, key)
+        # The types it can bring: its map's targets, or without a map every type of the file.
+        targets = source.label_map.values() if source.label_map is not None else types_of(t for s in sentences for t in s.tags)
+        brought = set(targets) - {"O"}
+        if brought - primary_types:
+            warn(f"{key}: type(s) {', '.join(sorted(brought - primary_types))} occur nowhere in the train/dev/test data: "
+                 "the model learns them but they are never scored (map them to O to drop them)")
+        parts.append(to_dataset(sentences))
+    train = concatenate_datasets([part.add_column("source", [i] * len(part)) for i, part in enumerate(parts)])
+    return DatasetDict({"train": train, "dev": to_dataset(splits["dev"]), "test": to_dataset(splits["test"])})
+
+
+def _primary_splits(data: DataConfig) -> tuple[dict[str, list[Sentence]], dict[str, str]]:
+    """The train/dev/test sentences with ``data.label_map`` applied, and where each split came from."""
     if data.train_file:
         files = {"train": data.train_file, "dev": data.dev_file, "test": data.test_file}
-        splits = DatasetDict({split: load_conll(path, data.scheme) for split, path in files.items()})
-        sources = {split: str(path) for split, path in files.items()}
-    else:
-        splits = load_corpus(data.dir, data.splits)
-        sources = {split: f"the {split!r} articles of {data.splits}" for split in SPLITS}
-    for split in SPLITS:
-        if len(splits[split]) == 0:
-            raise DataError(f"the {split} split is empty: no sentences in {sources[split]}")
-    return splits
+        splits = {split: _read_source(path, data.scheme, data.label_map, f"data.{split}_file") for split, path in files.items()}
+        return splits, {split: str(path) for split, path in files.items()}
+    corpus = read_corpus(data.dir, data.splits)
+    # One warning per unused key for the whole corpus, not one per split.
+    for note in apply_label_map([s for split in SPLITS for s in corpus[split]], data.label_map, data.dir)[1]:
+        warn(note)
+    splits = {split: apply_label_map(corpus[split], data.label_map, data.dir)[0] for split in SPLITS}
+    return splits, {split: f"the {split!r} articles of {data.splits}" for split in SPLITS}
+
+
+def _read_source(path: str, scheme: str, label_map: dict[str, str] | None, key: str) -> list[Sentence]:
+    """Read one CoNLL file of the config key ``key`` and apply its label map, warning of unused map keys."""
+    try:
+        sentences = read_conll(path, scheme)
+    except CorpusFormatError as error:
+        raise CorpusFormatError(f"{key}: {error}") from None
+    mapped, notes = apply_label_map(sentences, label_map, str(path))
+    for note in notes:
+        warn(note)
+    return mapped
+
+
+def source_counts(splits: DatasetDict, data: DataConfig) -> list[dict[str, Any]]:
+    """Sentences and entities (by type, after label maps) of each source of the training split, then of
+    dev and test: the ``sources`` entry of ``metrics.json``."""
+    names = [("data.train_file", data.train_file) if data.train_file else ("data.dir", f"{data.dir} ({data.splits})")]
+    names += [(f"data.extra_train[{i}]", source.path) for i, source in enumerate(data.extra_train)]
+    train = splits["train"]
+    rows = [
+        _counts("train", key, path, [tags for tags, source in zip(train["tags"], train["source"]) if source == i])
+        for i, (key, path) in enumerate(names)
+    ]
+    for split in ("dev", "test"):
+        key, path = (f"data.{split}_file", getattr(data, f"{split}_file")) if data.train_file else names[0]
+        rows.append(_counts(split, key, path, splits[split]["tags"]))
+    return rows
+
+
+def _counts(split: str, key: str, path: str, sentences_tags: Sequence[Sequence[str]]) -> dict[str, Any]:
+    found = Counter(entity_type(tag) for tags in sentences_tags for tag in tags if tag.startswith("B-"))
+    entities = {kind: found[kind] for kind in types_of(f"B-{kind}" for kind in found)}
+    return {"split": split, "source": key, "path": path, "sentences": len(sentences_tags),
+            "entities": sum(entities.values()), "by_type": entities}
+
+
+def format_sources(rows: Sequence[dict[str, Any]]) -> str:
+    """The log lines of :func:`source_counts`: one per source."""
+    return "\n".join(
+        f"{row['split']} <- {row['source']} {row['path']}: {row['sentences']} sentences, {row['entities']} entities"
+        + (f" ({', '.join(f'{kind} {n}' for kind, n in row['by_type'].items())})" if row["by_type"] else "")
+        for row in rows
+    )
 
 
 def training_labels(splits: DatasetDict) -> list[str]:
@@ -475,6 +548,7 @@ def run_metadata(config: Config, labels: Sequence[str], processes: int, splits: 
         "labels": list(labels),
         "selected_on": "last epoch" if config.train.select_on == "last" else "dev micro F1 of the entities predict() returns",
         "processes": processes,
+        "sources": source_counts(splits, config.data),
         "segmentation_ceiling_f1": {split: segmentation_ceiling(splits[split], preprocessor) for split in ("dev", "test")},
     }
 

@@ -12,10 +12,11 @@ from typing import Any
 
 from ..corpus import (
     CorpusFormatError,
+    apply_label_map,
     read_conll,
 )
 from ..storage import atomic_write_text
-from ..schema import types_of
+from ..schema import check_label_map, parse_label_map, types_of
 from .analysis import evaluate_tags
 from .crossval import cross_validate, train_fold_with_script
 from .files import format_predictions, load_articles, load_split, read_predictions
@@ -78,6 +79,7 @@ def _dictionary(args: argparse.Namespace, sentences: list, data_types: list[str]
               "and the scored file is not from that corpus; give --train")
         return None
     train = read_conll(args.train) if args.train else load_split("train", args.data_dir, args.splits)
+    train = apply_label_map(train, args.label_map, "")[0]  # the dictionary learns the types it is scored on
     train_types = types_of(tag for s in train for tag in s.tags)
     if not set(train_types) & set(data_types):
         _warn(notes, f"dictionary baseline skipped: its training data ({args.train or 'train split'}) and the "
@@ -114,6 +116,10 @@ def _gold_and_pred(args: argparse.Namespace) -> tuple[list, list | None, str]:
     if not sentences:
         raise CorpusFormatError(f"{args.data or args.split}: no sentences")
     source = f"{args.data or f'split {args.split!r} of {args.data_dir}'}"
+    if args.label_map is not None:
+        sentences, unused = apply_label_map(sentences, args.label_map, source)
+        for note in unused:
+            print(f"warning: {note}", file=sys.stderr)
     if not args.model:
         return sentences, None, source
     pred = ModelTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)(sentences)
@@ -177,6 +183,16 @@ def _cross_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _label_map(text: str) -> dict[str, str]:
+    """``--label-map NAME=PER,LOCATION=LOC`` as a mapping (argparse reports a bad one in one line, status 2)."""
+    try:
+        label_map = parse_label_map(text)
+        check_label_map(label_map)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return label_map
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``evaluate.py``; returns the exit status."""
     parser = argparse.ArgumentParser(
@@ -191,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--data", help="a gold CoNLL file to score instead of a split")
     source.add_argument("--data-dir", default="data/annotated", help="folder of gold .conll articles (default: data/annotated)")
     source.add_argument("--splits", default="data/splits.json", help="splits file (default: data/splits.json)")
+    source.add_argument("--label-map", type=_label_map, metavar="SRC=DST,...",
+                        help="rename the gold types (of --data or the split, and of --train) before scoring, as "
+                        "data.label_map does in training (e.g. NAME=PER,LOCATION=LOC; types it does not name become O)")
     source.add_argument("--train", help="gold CoNLL file the dictionary baseline learns from (default: the train split)")
     source.add_argument("--baselines", nargs="*", choices=["dictionary", "underthesea"], default=None,
                         help="baselines scored on the same sentences (default: both, except with --predictions; "
@@ -215,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar in a report
     if args.model and args.predictions:
         parser.error("give --model or --predictions, not both")
+    if args.label_map is not None and args.predictions:
+        parser.error("--label-map renames gold from --data or a split; a predictions file's gold is scored as written")
     if args.baselines is None:
         # A predictions file may come from another corpus, with no training split to learn a dictionary from.
         args.baselines = [] if args.predictions else ["dictionary", "underthesea"]
