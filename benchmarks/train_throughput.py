@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ref_model, ref_optimizer, ref_loader = accelerator.prepare(ref_model, ref_optimizer, ref_loader)
     ref_scheduler = accelerator.prepare(make_scheduler(ref_optimizer, config.train, len(ref_loader) * args.rounds, accelerator.num_processes))
 
-    # This project: length-grouped batches, dynamic padding, vietner.training.train_epoch.
+    # This project: length-grouped batches of whole sentences, dynamic padding, train.py's step loop.
     our_model = NerModel(fresh_model(), "softmax")
     our_loader = train_loader(encoded, tokenizer.pad_token_id, config.train)
     our_optimizer = make_optimizer(our_model, config.train)
