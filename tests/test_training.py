@@ -806,3 +806,22 @@ def test_two_stage_run_keeps_the_rows_of_shared_labels_and_the_base_model_s_prep
     old, new = STAGE_ONE_LABELS.index("B-PER"), labels.index("B-PER")
     assert torch.allclose(crf_after["transitions"][new, labels.index("I-PER")], crf_before["transitions"][old, STAGE_ONE_LABELS.index("I-PER")], atol=1e-6)
     assert torch.allclose(crf_after["start_transitions"][new], crf_before["start_transitions"][old], atol=1e-6)
+
+
+def test_learned_vocabulary_spells_tones_as_phobert_does(tmp_path):
+    # Trained with tone normalization (the default), the scratch vocabulary holds "Thành_uỷ", as PhoBERT's
+    # does, and no new-placement "ủy"/"òa" spelling, though the corpus writes "Thành ủy" and "Hòa Lạc".
+    from vietner.config import ScratchConfig
+    from vietner.modeling import learn_bpe
+
+    data = load_config(ROOT / "configs" / "tiny.yaml").data
+    data.dir, data.splits = str(ROOT / "data" / "annotated"), str(ROOT / "data" / "splits.json")
+    splits = load_splits(data)
+    assert any("ủy" in token for tokens in splits["train"]["tokens"] for token in tokens)
+    preprocessor = Preprocessor(None, data)
+    words = train_words(splits["train"], preprocessor)
+    strings = [w for t, s in zip(splits["train"]["tokens"], words) for w in preprocessor.word_strings(t, s)]
+    _, vocab = learn_bpe(strings, ScratchConfig().bpe_vocab_size, ScratchConfig().bpe_min_frequency)
+    pieces = [line.split()[0] for line in vocab]
+    assert "Thành_uỷ" in pieces
+    assert not [p for p in pieces if any(old in p.lower() for old in ("ủy", "òa", "óa", "ỏa", "õa", "ọa", "ỏe", "òe"))]
