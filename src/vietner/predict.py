@@ -199,21 +199,30 @@ def run(args: argparse.Namespace) -> int:
     output_format = output_format_of(output, args.format)
     args.input_format = input_format_of(source, args.input_format, args.text_column)
     processes = _Processes()
-    folder = output.with_name(output.name + ".parts")
-    if processes.is_main:
-        _prepare_parts(folder, _manifest(args, output_format), args)
-    processes.wait()  # the folder is ready (and stale temporaries gone) before any process writes a part
     if args.workers is None:
         size = sum(p.stat().st_size for p in source.rglob("*") if p.is_file()) if source.is_dir() else source.stat().st_size
         args.workers = default_workers(size, processes.count)
     device = args.device
     if processes.count > 1 and device in ("auto", "cuda"):
         device = processes.state.device  # one model replica per process's own device
+    # Loaded before the parts folder exists: a bad model leaves nothing behind.
     tagger = NerTagger.from_pretrained(args.model, device=device, quantize=args.quantize, dtype=args.dtype)
-    total = count_documents(source, args.input_format) if processes.count == 1 else None
+    folder = output.with_name(output.name + ".parts")
+    fresh = not folder.exists()
+    if processes.is_main:
+        _prepare_parts(folder, _manifest(args, output_format), args)
+    processes.wait()  # the folder is ready (and stale temporaries gone) before any process writes a part
     stats = _Stats()
-    with tqdm(total=total, unit="doc", desc="predict", disable=args.quiet or not processes.is_main) as bar:
-        count, skipped = _write_parts(tagger, args, output_format, folder, processes, bar, stats)
+    try:
+        total = count_documents(source, args.input_format) if processes.count == 1 else None
+        with tqdm(total=total, unit="doc", desc="predict", disable=args.quiet or not processes.is_main) as bar:
+            count, skipped = _write_parts(tagger, args, output_format, folder, processes, bar, stats)
+    except Exception:
+        # A failed new run (a bad line, a full disk) leaves no folder that would block the next one; an
+        # interrupted or resumed run keeps its finished parts.
+        if processes.is_main and (fresh or args.overwrite) and not args.resume:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     processes.wait()
     if processes.is_main:
         merge_parts([_part_path(folder, i, output_format) for i in range(count)], output, output_format, args.overwrite)
