@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 from inference_fixtures import SYLLABLES, random_model, save_model_dir, write_tokenizer
+from test_predict import model_dir, tagger  # noqa: F401 - the fixtures: a tiny underthesea model and its tagger
+from test_predict import write_text as write_lines
 from test_training import free_port
 
 from vietner import NerTagger
@@ -33,22 +35,6 @@ MIXED = [
     "   ",
     ARTICLES[2].replace("\n", " "),
 ]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    tokenizer = write_tokenizer(SYLLABLES + ["Hà_Nội", "Việt_Nam"], tmp_path_factory.mktemp("tokenizer"))
-    return save_model_dir(tmp_path_factory.mktemp("model"), random_model(tokenizer), tokenizer)
-
-
-@pytest.fixture(scope="module")
-def tagger(model_dir):
-    return NerTagger.from_pretrained(model_dir)
-
-
-def write_lines(path: Path, documents: list[str]) -> Path:
-    path.write_text("".join(d + "\n" for d in documents), encoding="utf-8")
-    return path
 
 
 # --------------------------------------------------------------------------------------------- the API
