@@ -16,6 +16,12 @@ process so its peak memory (max RSS) is its own:
 * ``pipeline``: transformers ``pipeline("token-classification", batch_size=...)`` on the same
   pre-segmented sentences.
 
+``--preprocessing`` measures instead the regime a GPU is in, where preprocessing bounds the throughput:
+a tiny model (2 layers, 32 wide, random init) on the five articles x4 per round, end to end from raw text
+through ``NerTagger``'s pipeline with 0, 1 and 2 worker processes (pools started and warmed before timing),
+and the preprocessing alone (sentence splitting, tokenization, segmentation, subwords, windows; in-process).
+It writes the "## Parallel preprocessing" section.
+
 The baselines get segmentation for free, so the ratios understate the tagger's edge. Each variant's process
 loads its model once; then rounds (one pass over the articles each) are run variant after variant, the order
 rotating, so that other load on the machine hits every variant alike; wall and CPU time are both reported.
@@ -40,6 +46,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Inference throughput"
 VARIANTS = ("tagger-fp32", "tagger-int8", "naive-loop", "pipeline")
+PREPROCESSING_SECTION = "## Parallel preprocessing"
+PREPROCESSING_VARIANTS = ("workers-0", "workers-1", "workers-2", "preprocessing-only")
+ARTICLE_COPIES = 4  # the --preprocessing round: the five articles x4, as the issue measured
 WARMUP_SENTENCES = 64
 WARMUP_CHARS = 3000  # raw text for the tagger's warm-up: a few dozen sentences
 
@@ -48,8 +57,9 @@ def _articles() -> list[str]:
     return [p.read_text(encoding="utf-8") for p in sorted((ROOT / "data" / "raw").glob("*.txt"))]
 
 
-def build_model_dir(directory: Path) -> Path:
-    """Write PhoBERT-base at random init, with a BPE vocabulary learned from the raw articles, to ``directory``."""
+def build_model_dir(directory: Path, tiny: bool = False) -> Path:
+    """Write PhoBERT-base (``tiny``: a 2-layer, 32-wide model) at random init, with a BPE vocabulary learned
+    from the raw articles, to ``directory``."""
     import torch
     from transformers import RobertaForTokenClassification
 
@@ -67,6 +77,8 @@ def build_model_dir(directory: Path) -> Path:
     tokenizer = scratch_tokenizer(words, directory / "tokenizer", ScratchConfig(bpe_vocab_size=20000, bpe_min_frequency=1))
     labels = ["O"] + [f"{p}-{t}" for t in ("PER", "ORG", "LOC", "MONEY", "DATE") for p in ("B", "I")]
     config = phobert_base_config(labels)
+    if tiny:
+        config.update({"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64})
     torch.manual_seed(0)
     model = NerModel(RobertaForTokenClassification(config))
     settings = ModelSettings(labels=labels, preprocessing=Preprocessing("underthesea", 256, 64), base_model="phobert-base (random init)")
@@ -91,10 +103,31 @@ def workload() -> tuple[list[str], list[str], int]:
     return texts, segmented, syllables
 
 
+def _preprocessing_runner(variant: str, model_dir: Path, batch_size: int, texts: list[str]):
+    """A round of the --preprocessing variants: the pipeline with N warm workers, or the preprocessing alone."""
+    from vietner import NerTagger
+    from vietner.encoding import Preprocessor
+    from vietner.workers import prepare_text
+
+    tagger = NerTagger.from_pretrained(model_dir)
+    if variant == "preprocessing-only":
+        preprocessor = Preprocessor(tagger.tokenizer, tagger.preprocessing, tagger.predictor.preprocessor.segmenter, words_cache=0)
+        return lambda: sum(len(prepare_text(preprocessor, text)[0]) for text in texts)
+    pipeline = tagger.pipeline(int(variant.split("-")[1]), batch_size).__enter__()  # kept open: workers stay warm
+
+    def run() -> int:
+        return sum(len(prediction.entities) for _, tagged in pipeline.stream(texts) for _, prediction in tagged)
+
+    run()  # starts the workers and loads their segmenters outside the timed rounds
+    return run
+
+
 def _runner(variant: str, model_dir: Path, batch_size: int, texts: list[str], segmented: list[str]):
     """Load ``variant``'s model, warm it up, and return a function that runs one round and counts outputs."""
     import torch
 
+    if variant in PREPROCESSING_VARIANTS:
+        return _preprocessing_runner(variant, model_dir, batch_size, texts)
     if variant.startswith("tagger"):
         from vietner import NerTagger
 
@@ -156,6 +189,8 @@ def worker(variant: str, model_dir: Path, batch_size: int) -> None:
     import torch
 
     texts, segmented, syllables = workload()
+    if variant in PREPROCESSING_VARIANTS:
+        texts, segmented, syllables = texts * ARTICLE_COPIES, segmented * ARTICLE_COPIES, syllables * ARTICLE_COPIES
     run = _runner(variant, model_dir, batch_size, texts, segmented)
     print(json.dumps({"ready": True, "threads": torch.get_num_threads()}), flush=True)
     for line in sys.stdin:
@@ -172,27 +207,28 @@ def worker(variant: str, model_dir: Path, batch_size: int) -> None:
     print(json.dumps(final), flush=True)
 
 
-def measure(model_dir: Path, rounds: int, batch_size: int) -> dict[str, dict]:
+def measure(model_dir: Path, rounds: int, batch_size: int, variants: tuple[str, ...] = VARIANTS) -> dict[str, dict]:
     """Run every variant in its own worker process, interleaved round by round (the order rotating), so a
     change in the machine's load during the run touches all variants alike."""
     workers = {}
-    for variant in VARIANTS:
+    for variant in variants:
         workers[variant] = subprocess.Popen(
             [sys.executable, __file__, "--worker", variant, "--model-dir", str(model_dir), "--batch-size", str(batch_size)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
-    totals = {v: {"seconds": 0.0, "cpu_seconds": 0.0, "syllables": 0, "sentences": 0, "documents": 0} for v in VARIANTS}
+    totals = {v: {"seconds": 0.0, "cpu_seconds": 0.0, "syllables": 0, "sentences": 0, "documents": 0} for v in variants}
     for variant, process in workers.items():
         # Wait until every model is loaded, so that no load overlaps a timed round.
         totals[variant]["threads"] = json.loads(process.stdout.readline())["threads"]
     for round_ in range(rounds):
-        order = VARIANTS[round_ % len(VARIANTS):] + VARIANTS[: round_ % len(VARIANTS)]
+        order = variants[round_ % len(variants):] + variants[: round_ % len(variants)]
         for variant in order:
             workers[variant].stdin.write("run\n")
             workers[variant].stdin.flush()
             result = json.loads(workers[variant].stdout.readline())
             for key in ("seconds", "cpu_seconds", "syllables", "sentences", "documents"):
                 totals[variant][key] += result[key]
+            totals[variant]["rounds"] = round_ + 1
             print(f"  round {round_ + 1}/{rounds} {variant}: {result['seconds']:.1f} s", file=sys.stderr, flush=True)
     for variant, process in workers.items():
         process.stdin.write("quit\n")
@@ -290,11 +326,48 @@ def report(results: dict[str, dict], command: str, batch_size: int, load: str) -
     return "\n".join(lines)
 
 
-def write_section(readme: Path, section: str) -> None:
-    """Put ``section`` into ``readme``, replacing an earlier "## Inference throughput" section if any."""
+def report_preprocessing(results: dict[str, dict], command: str, batch_size: int, load: str) -> str:
+    """Markdown for the "## Parallel preprocessing" section."""
+    import torch
+
+    base = r0 = results["workers-0"]
+    lines = [
+        PREPROCESSING_SECTION,
+        "",
+        (
+            f"`{command}` on {datetime.date.today().isoformat()}; {_machine()}; torch {torch.__version__} "
+            f"({r0['threads']} threads in the main process); load average (1/5/15 min) {load}."
+        ),
+        "",
+        (
+            f"Tiny model (2 layers, 32 wide, random init), so preprocessing bounds the throughput as it does "
+            f"beside a GPU; the five raw articles x{ARTICLE_COPIES} per round ({r0['documents'] // r0['rounds']} documents, "
+            f"{r0['syllables'] // r0['rounds']} syllables), {r0['rounds']} rounds per variant, interleaved; batch size "
+            f"{batch_size}; underthesea segmentation. Worker pools are started and warmed before the timed rounds "
+            "(starting one costs seconds: each worker imports torch through underthesea). Wall time of the main process."
+        ),
+        "",
+        "| variant | seconds | syllables/s | vs in-process |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, label in (
+        ("workers-0", "end to end, in-process (`num_workers=0`)"),
+        ("workers-1", "end to end, 1 worker"),
+        ("workers-2", "end to end, 2 workers"),
+        ("preprocessing-only", "preprocessing only, in-process (no model)"),
+    ):
+        r = results[name]
+        lines.append(f"| {label} | {r['seconds']:.1f} | {r['syllables_per_second']:.0f} | {r['syllables_per_second'] / base['syllables_per_second']:.2f}x |")
+    gain = results["workers-2"]["syllables_per_second"] / base["syllables_per_second"]
+    lines += ["", f"- 2 workers vs in-process: **{gain:.2f}x** (goal >= 1.5x on this 2-core machine)", ""]
+    return "\n".join(lines)
+
+
+def write_section(readme: Path, section: str, title: str = SECTION) -> None:
+    """Put ``section`` into ``readme``, replacing an earlier section called ``title`` if any."""
     text = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        head, rest = text.split(SECTION, 1)
+    if title in text:
+        head, rest = text.split(title, 1)
         following = rest.find("\n## ")
         tail = rest[following + 1 :] if following >= 0 else ""
         text = head + section + ("\n" + tail if tail else "")
@@ -309,8 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sentences", type=int, default=2000, help="repeat the articles to at least this many sentences")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per variant with --preprocessing")
     parser.add_argument("--no-readme", action="store_true", help="print only; leave benchmarks/README.md alone")
-    parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)  # internal: one variant's process
+    parser.add_argument("--preprocessing", action="store_true", help="tiny model: 0/1/2 workers and preprocessing alone")
+    parser.add_argument("--worker", choices=VARIANTS + PREPROCESSING_VARIANTS, help=argparse.SUPPRESS)  # internal: one variant's process
     parser.add_argument("--model-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -321,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Other work on the machine slows every variant: the load average says how quiet the run was.
     load_before = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    if args.preprocessing:
+        return _main_preprocessing(args, command.strip(), load_before)
     per_round = len(workload()[1])
     rounds = max(1, -(-args.sentences // per_round))
     with tempfile.TemporaryDirectory(prefix="vietner-bench-") as tmp:
@@ -333,6 +410,21 @@ def main(argv: list[str] | None = None) -> int:
     print(section)
     if not args.no_readme:
         write_section(ROOT / "benchmarks" / "README.md", section)
+    return 0
+
+
+def _main_preprocessing(args: argparse.Namespace, command: str, load_before: str) -> int:
+    """The --preprocessing run: tiny model, 0/1/2 workers and preprocessing alone, side by side."""
+    rounds = max(1, args.rounds)
+    with tempfile.TemporaryDirectory(prefix="vietner-bench-") as tmp:
+        model_dir = build_model_dir(Path(tmp), tiny=True)
+        print(f"{rounds} rounds per variant ...", file=sys.stderr, flush=True)
+        results = measure(model_dir, rounds, args.batch_size, PREPROCESSING_VARIANTS)
+    load_after = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    section = report_preprocessing(results, command, args.batch_size, f"{load_before} before, {load_after} after")
+    print(section)
+    if not args.no_readme:
+        write_section(ROOT / "benchmarks" / "README.md", section, PREPROCESSING_SECTION)
     return 0
 
 

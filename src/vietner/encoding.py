@@ -21,7 +21,7 @@ from .schema import nfc
 from .segment import Segmenter, WordSpans, get_segmenter, join_word, split_at_entity_boundaries
 from .text import normalize_tone_placement
 
-__all__ = ["IGNORE_INDEX", "Window", "WordPieces", "windows", "encode_window", "Preprocessor"]
+__all__ = ["IGNORE_INDEX", "Window", "WordPieces", "windows", "encode_window", "EncodedSentence", "Preprocessor"]
 
 IGNORE_INDEX = -100
 # Sentences whose segmentation a Preprocessor keeps (a few MB of spans).
@@ -137,6 +137,15 @@ def encode_window(
     return encoded
 
 
+@dataclass(frozen=True)
+class EncodedSentence:
+    """A sentence ready for the model, made without it (so a worker process can make it): its word spans,
+    and per window the first core word, the input ids and the positions of the core words' first subwords."""
+
+    words: tuple[tuple[int, int], ...]
+    windows: tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]
+
+
 class Preprocessor:
     """A sentence's syllables -> words (the segmenter) -> subwords -> windows, as ``settings`` say.
 
@@ -145,8 +154,12 @@ class Preprocessor:
     vocabulary from the words first).
     """
 
-    def __init__(self, tokenizer: Any, settings: Preprocessing, segmenter: Segmenter | None = None) -> None:
+    def __init__(
+        self, tokenizer: Any, settings: Preprocessing, segmenter: Segmenter | None = None, words_cache: int = WORDS_CACHE
+    ) -> None:
+        """``words_cache``: sentences whose segmentation is kept (0 for a stream of new text)."""
         self.settings = settings
+        self.words_cache = words_cache
         if segmenter is None:  # machine-specific options (the JVM's) come from a DataConfig when there is one
             options = {k: getattr(settings, k) for k in ("rdrsegmenter_dir", "jvm_path", "jvm_options") if hasattr(settings, k)}
             segmenter = get_segmenter(settings.segmenter, **options)
@@ -178,7 +191,7 @@ class Preprocessor:
             # Segmenters read today's spelling (underthesea splits "hoà bình", joins "hòa_bình"): tone marks
             # are respelled only in the words handed to the tokenizer.
             spans = self.segmenter.words([nfc(s) for s in syllables]) if syllables else []
-            if len(self._words) < WORDS_CACHE:  # training scores dev every epoch: segment each sentence once
+            if len(self._words) < self.words_cache:  # training scores dev every epoch: segment each sentence once
                 self._words[key] = spans
         return split_at_entity_boundaries(spans, gold) if gold is not None else list(spans)
 
@@ -200,3 +213,12 @@ class Preprocessor:
             encoded = encode_window(pieces, window, self.tokenizer.bos_token_id, self.tokenizer.eos_token_id, word_labels)
             out.append((window, encoded))
         return out
+
+    def prepare(self, syllables: Sequence[str]) -> EncodedSentence:
+        """Return the sentence segmented and encoded: everything the model stage needs, picklable."""
+        spans = self.words(syllables)
+        encoded = self.encode(syllables, spans)
+        return EncodedSentence(
+            tuple(spans),
+            tuple((window.core_start, tuple(e["input_ids"]), tuple(e["word_starts"])) for window, e in encoded),
+        )

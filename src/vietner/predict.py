@@ -1,151 +1,250 @@
 """Command line for batch inference: ``python -m vietner.predict --model DIR --input FILE --output FILE``.
 
-Input is plain text, one document per line, or JSON lines with a ``text`` field (other fields are kept).
-Output is JSON lines (``{"text": ..., "entities": [{"start", "end", "label", "text", "score"}, ...]}``,
-one per input document, in order) or, with ``--format conll``, IOB2 syllable tokens, one sentence per block
-with ``# sent_id = <doc>-<sentence>`` and ``# text = `` comments. The output is written to a temporary file
-and renamed at the end, and an existing output is only replaced with ``--overwrite``.
+Input is plain text (one document per line), JSON lines, Parquet, or a folder written by
+``datasets.Dataset.save_to_disk``; the text is in ``--text-column`` (default ``text``) and every other column
+is carried through. Output is JSON lines or Parquet (``{...record, "entities": [{"start", "end", "label",
+"text", "score"}, ...]}``, one per input document, in order) or, with ``--format conll``, IOB2 syllable tokens,
+one sentence per block with ``# sent_id = <doc>-<sentence>`` and ``# text = `` comments.
+
+The documents are cut into parts of ``--part-size`` documents. Each part is written atomically to
+``OUTPUT.parts/`` as it is finished; at the end the parts are merged in input order into the output (written
+atomically; an existing output is only replaced with ``--overwrite``) and the folder is removed. A run that
+was killed is continued with ``--resume``: finished parts are kept, the others redone. Under ``accelerate
+launch`` each process (one model replica per device) takes every N-th part, and the main process merges:
+the output is the same for any number of processes and of ``--workers``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import shutil
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-__all__ = ["main", "read_documents"]
+from .documents import INPUT_FORMATS, OUTPUT_FORMATS, InputError, read_documents
 
-# Documents handed to one predict() call: enough sentences to fill sorted batches, few enough to keep the
-# progress bar moving and memory flat on large inputs.
-CHUNK_DOCUMENTS = 512
+__all__ = ["main", "read_documents", "InputError"]
 
-
-class InputError(ValueError):
-    """An input file that cannot be read; the message names the file and line."""
+PART_DOCUMENTS = 10_000
+MANIFEST = "run.json"
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, text)`` of each line, without its line end; a line that is not UTF-8 is an
-    ``InputError`` naming it. Only ``\n`` (and ``\r\n``) end a line, so \u2028 and friends stay inside
-    a document."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield number, raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as error:
-                raise InputError(f"{path}:{number}: not UTF-8 text ({error.reason} at byte {error.start} of the line)") from None
+class _Processes:
+    """This process's rank among ``accelerate launch``'s processes (one process when not launched)."""
+
+    def __init__(self) -> None:
+        self.state = None
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            from accelerate import PartialState
+            from accelerate.utils import parse_flag_from_env
+
+            # PartialState reads ACCELERATE_USE_CPU only when told: without it CPU processes run alone.
+            self.state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+        self.rank = self.state.process_index if self.state is not None else 0
+        self.count = self.state.num_processes if self.state is not None else 1
+        self.is_main = self.rank == 0
+
+    def wait(self) -> None:
+        if self.state is not None:
+            self.state.wait_for_everyone()
+
+    def total(self, values: list[float]) -> list[float]:
+        """Sum ``values`` over the processes."""
+        if self.state is None:
+            return values
+        import torch
+        import torch.distributed as dist
+
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.state.device)
+        dist.all_reduce(tensor)
+        return tensor.tolist()
 
 
-def _looks_like_jsonl(path: Path) -> bool:
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        return True
-    for _, line in _lines(path):
-        if line.strip():
-            try:
-                first = json.loads(line)
-            except ValueError:
-                return False
-            return isinstance(first, dict) and "text" in first
-    return False
+class _Stats:
+    """Counts for the progress bar and the closing summary."""
+
+    def __init__(self) -> None:
+        self.documents = self.sentences = self.entities = self.syllables = 0
+        self.start = time.perf_counter()
+
+    def add(self, tagged: list) -> None:
+        self.documents += 1
+        self.sentences += len(tagged)
+        self.syllables += sum(len(sentence) for sentence, _ in tagged)
+        self.entities += sum(len(prediction.entities) for _, prediction in tagged)
+
+    def summary(self, processes: _Processes, skipped: int) -> str:
+        documents, sentences, entities, syllables, skipped = processes.total(
+            [self.documents, self.sentences, self.entities, self.syllables, skipped]
+        )
+        seconds = max(time.perf_counter() - self.start, 1e-9)
+        line = (
+            f"done: {documents:.0f} documents, {sentences:.0f} sentences, {entities:.0f} entities in {seconds:.1f} s "
+            f"({documents / seconds:.1f} documents/s, {syllables / seconds:.0f} syllables/s"
+        )
+        line += f", {processes.count} processes)" if processes.count > 1 else ")"
+        return line + (f"; {skipped:.0f} finished parts kept from the interrupted run" if skipped else "")
 
 
-def read_documents(path: str | os.PathLike, input_format: str = "auto") -> Iterator[dict[str, Any]]:
-    """Yield one record per document of ``path``: ``{"text": ...}`` plus, for JSON lines, the other fields.
+def _parts(documents: Iterable[dict], size: int) -> Iterator[tuple[int, Iterator[dict]]]:
+    """Cut ``documents`` into consecutive parts of ``size``; a part the caller leaves unread is skipped."""
+    documents = iter(documents)
+    for index in itertools.count():
+        first = next(documents, None)
+        if first is None:
+            return
+        part = itertools.chain([first], itertools.islice(documents, size - 1))
+        yield index, part
+        for _ in part:  # drain what the caller did not read
+            pass
 
-    ``input_format``: ``text`` (one document per line, empty lines kept as empty documents so output lines
-    match input lines), ``jsonl`` (objects with a string ``text``), or ``auto`` (``jsonl`` for a
-    ``.jsonl``/``.ndjson`` file or one whose first line is such an object, else ``text``). A line that
-    cannot be read is an ``InputError`` naming ``file:line``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    jsonl = input_format == "jsonl" or (input_format == "auto" and _looks_like_jsonl(path))
-    for number, line in _lines(path):
-        if not jsonl:
-            yield {"text": line}
-            continue
-        if not line.strip():
-            continue
+
+def _part_path(folder: Path, index: int, output_format: str) -> Path:
+    return folder / f"part-{index:08d}.{'parquet' if output_format == 'parquet' else output_format}"
+
+
+def _fingerprint(path: Path) -> list:
+    """What identifies an input: its files' names, sizes and modification times."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [[str(p.relative_to(path) if path.is_dir() else p.name), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+
+
+def _manifest(args: argparse.Namespace, output_format: str) -> dict[str, Any]:
+    """Everything a part's bytes depend on: a resumed run must match it."""
+    return {
+        "input": str(Path(args.input).resolve()),
+        "input_files": _fingerprint(Path(args.input)),
+        "model": str(Path(args.model).resolve()),
+        **{k: getattr(args, k) for k in ("input_format", "text_column", "part_size", "batch_size", "max_tokens", "dtype", "quantize")},
+        "format": output_format,
+    }
+
+
+def _prepare_parts(folder: Path, manifest: dict[str, Any], args: argparse.Namespace) -> None:
+    """Create the parts folder, or with ``--resume`` check it belongs to this run and clear unfinished temporaries."""
+    from .storage import atomic_write_text
+
+    if folder.exists() and not args.resume:
+        if not args.overwrite:
+            raise FileExistsError(f"{folder}: parts of an unfinished run; pass --resume to continue it or --overwrite to start over")
+        shutil.rmtree(folder)
+    if folder.exists():
         try:
-            record = json.loads(line)
-        except ValueError as error:
-            raise InputError(f"{path}:{number}: not JSON ({error})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise InputError(f'{path}:{number}: expected a JSON object with a string "text" field')
-        try:
-            record["text"].encode("utf-8")
-        except UnicodeEncodeError as error:  # JSON can spell a lone surrogate ("\udc80"); UTF-8 cannot
-            raise InputError(f"{path}:{number}: the text has a lone surrogate at character {error.start}") from None
-        yield record
+            found = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise InputError(f"{folder / MANIFEST}: missing or unreadable; remove {folder} to start over") from None
+        changed = sorted(k for k in manifest if found.get(k) != manifest[k])
+        if changed:
+            raise InputError(f"{folder}: made with other settings ({', '.join(changed)}); rerun with those or remove the folder")
+        for stale in folder.glob(".*.tmp-*"):  # a part being written when the run was killed
+            stale.unlink()
+        return
+    folder.mkdir(parents=True)
+    atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
 
 
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+def _write_parts(tagger: Any, args: argparse.Namespace, output_format: str, folder: Path, processes: _Processes, bar: Any, stats: _Stats) -> tuple[int, int]:
+    """Tag this process's unfinished parts, each written atomically; return (parts in the input, parts kept)."""
+    from .documents import PartWriter
+    from .storage import atomic_open
+
+    column, tags = args.text_column, output_format == "conll"
+    count = skipped = 0
+    with tagger.pipeline(args.workers, args.batch_size, args.max_tokens) as pipeline:
+        for index, part in _parts(read_documents(args.input, args.input_format, column), args.part_size):
+            count = index + 1
+            path = _part_path(folder, index, output_format)
+            if index % processes.count != processes.rank:
+                continue
+            if path.exists():
+                skipped += 1
+                continue
+            with atomic_open(path, binary=output_format == "parquet") as handle:
+                writer = PartWriter(handle, output_format, column)
+                for number, (record, tagged) in enumerate(pipeline.stream(part, lambda r: r[column]), start=index * args.part_size + 1):
+                    writer.write(record, _convert(record[column], tagged, tags), number)
+                    stats.add(tagged)
+                    bar.update(1)
+                    if stats.documents % 256 == 0:
+                        bar.set_postfix_str(f"{stats.syllables / (time.perf_counter() - stats.start):.0f} syllables/s", refresh=False)
+                writer.close()
+    return count, skipped
 
 
-def _write_jsonl(handle: TextIO, records: list[dict[str, Any]], results: list) -> None:
-    for record, entities in zip(records, results):
-        out = dict(record)
-        out["entities"] = [entity.to_dict() for entity in entities]
-        handle.write(json.dumps(out, ensure_ascii=False) + "\n")
+def _convert(text: str, tagged: list, tags: bool) -> Any:
+    from .inference import to_entities, to_tagged_sentences
 
-
-def _write_conll(handle: TextIO, records: list[dict[str, Any]], results: list, first_number: int) -> None:
-    from .corpus import Sentence, format_conll
-
-    for number, (record, sentences) in enumerate(zip(records, results), start=first_number):
-        doc_id = str(record.get("id", number))
-        blocks = [
-            Sentence(
-                tuple(token.text for token in s.tokens),
-                s.tags,
-                f"{doc_id}-{k}",
-                # A comment line must stay one line: odd whitespace inside a sentence becomes a space.
-                " ".join(record["text"][s.start : s.end].split()),
-            )
-            for k, s in enumerate(sentences, start=1)
-        ]
-        if blocks:
-            handle.write(format_conll(blocks) + "\n")
+    return to_tagged_sentences(text, tagged) if tags else to_entities(text, tagged)
 
 
 def run(args: argparse.Namespace) -> int:
     """Predict every document of ``args.input`` and write ``args.output``; returns the exit status."""
     from tqdm import tqdm
 
+    from .documents import count_documents, input_format_of, merge_parts, output_format_of
     from .inference import NerTagger
-    from .storage import atomic_open
+    from .pipeline import default_workers
 
-    output = Path(args.output)
+    output, source = Path(args.output), Path(args.input)
     if output.exists() and not args.overwrite:
         raise FileExistsError(f"{output}: exists; pass --overwrite to replace it")
-    if not Path(args.input).is_file():
-        raise InputError(f"{args.input}: no such file")
-    documents = read_documents(args.input, args.input_format)
-    total = _count_lines(Path(args.input))
-    tagger = NerTagger.from_pretrained(args.model, device=args.device, quantize=args.quantize)
-    with atomic_open(output, args.overwrite) as handle, tqdm(
-        total=total, unit="doc", desc="predict", disable=args.quiet
-    ) as bar:
-        done = 0
-        while True:
-            chunk = [record for _, record in zip(range(CHUNK_DOCUMENTS), documents)]
-            if not chunk:
-                break
-            texts = [record["text"] for record in chunk]
-            if args.format == "conll":
-                _write_conll(handle, chunk, tagger.predict_tags(texts, batch_size=args.batch_size), done + 1)
-            else:
-                _write_jsonl(handle, chunk, tagger.predict(texts, batch_size=args.batch_size))
-            done += len(chunk)
-            bar.update(len(chunk))
+    if not source.exists():
+        raise InputError(f"{source}: no such file")
+    output_format = output_format_of(output, args.format)
+    args.input_format = input_format_of(source, args.input_format, args.text_column)
+    processes = _Processes()
+    if args.workers is None:
+        size = sum(p.stat().st_size for p in source.rglob("*") if p.is_file()) if source.is_dir() else source.stat().st_size
+        args.workers = default_workers(size, processes.count)
+    device = args.device
+    if processes.count > 1 and device in ("auto", "cuda"):
+        device = processes.state.device  # one model replica per process's own device
+    # Loaded before the parts folder exists: a bad model leaves nothing behind.
+    tagger = NerTagger.from_pretrained(args.model, device=device, quantize=args.quantize, dtype=args.dtype)
+    folder = output.with_name(output.name + ".parts")
+    fresh = not folder.exists()
+    if processes.is_main:
+        _prepare_parts(folder, _manifest(args, output_format), args)
+    processes.wait()  # the folder is ready (and stale temporaries gone) before any process writes a part
+    stats = _Stats()
+    try:
+        total = count_documents(source, args.input_format) if processes.count == 1 else None
+        with tqdm(total=total, unit="doc", desc="predict", disable=args.quiet or not processes.is_main) as bar:
+            count, skipped = _write_parts(tagger, args, output_format, folder, processes, bar, stats)
+    except Exception:
+        # A failed new run (a bad line, a full disk) leaves no folder that would block the next one; an
+        # interrupted or resumed run keeps its finished parts.
+        if processes.is_main and (fresh or args.overwrite) and not args.resume:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    processes.wait()
+    if processes.is_main:
+        merge_parts([_part_path(folder, i, output_format) for i in range(count)], output, output_format, args.overwrite)
+        shutil.rmtree(folder)
+    summary = stats.summary(processes, skipped)
+    if processes.is_main and not args.quiet:
+        print(summary, file=sys.stderr)
     return 0
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
+    return number
+
+
+def _non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,31 +253,34 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vietner-predict", description="Tag named entities in raw Vietnamese text with a trained vietner model."
     )
     parser.add_argument("--model", required=True, help="model directory written by train.py")
-    parser.add_argument("--input", required=True, help="plain text (one document per line) or JSON lines with 'text'")
-    parser.add_argument("--output", required=True, help="file to write (JSON lines, or CoNLL with --format conll)")
-    parser.add_argument("--format", choices=("jsonl", "conll"), default="jsonl", help="output format (default jsonl)")
-    parser.add_argument("--input-format", choices=("auto", "text", "jsonl"), default="auto")
-    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default 32)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    parser.add_argument("--input", required=True, help="text (a document per line), JSON lines, Parquet, or a saved dataset folder")
+    parser.add_argument("--output", required=True, help="file to write: JSON lines, Parquet (.parquet) or CoNLL")
+    parser.add_argument("--format", choices=OUTPUT_FORMATS, default=None, help="output format (default: parquet for .parquet, else jsonl)")
+    parser.add_argument("--input-format", choices=INPUT_FORMATS, default="auto")
+    parser.add_argument("--text-column", default="text", help="the field or column holding the text (default text)")
+    parser.add_argument("--batch-size", type=_positive, default=32, help="windows per forward pass (default 32)")
+    parser.add_argument("--max-tokens", type=_positive, default=None, help="padded positions per forward pass (default: no bound)")
+    parser.add_argument("--workers", type=_non_negative, default=None, help="preprocessing processes (default: the cores, 0 for inputs under 2 MB)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu; under accelerate: each process's device)")
+    parser.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32", help="autocast precision (fp16 on CUDA only)")
     parser.add_argument("--quantize", choices=("dynamic-int8",), default=None, help="int8 Linear layers (CPU)")
+    parser.add_argument("--part-size", type=_positive, default=PART_DOCUMENTS, help=f"documents per resumable part (default {PART_DOCUMENTS})")
+    parser.add_argument("--resume", action="store_true", help="continue a killed run: keep its finished parts")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; a usage or input error is one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
-    if args.batch_size < 1:
-        print("error: --batch-size must be positive", file=sys.stderr)
-        return 2
     try:
         return run(args)
     except (InputError, FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; nothing was written (the output appears only when complete)", file=sys.stderr)
+        print(f"interrupted; finished parts are kept in {args.output}.parts: rerun with --resume to continue", file=sys.stderr)
         return 130
 
 

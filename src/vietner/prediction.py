@@ -23,7 +23,7 @@ import torch
 from seqeval.metrics.sequence_labeling import get_entities
 
 from .config import Preprocessing
-from .encoding import Preprocessor, Window
+from .encoding import WORDS_CACHE, EncodedSentence, Preprocessor
 from .modeling import NerModel
 from .schema import check_labels, iob1_to_iob2
 from .segment import Segmenter, WordSpans, syllable_tags
@@ -53,16 +53,18 @@ class SentencePrediction:
 @dataclass(frozen=True)
 class _Row:
     sentence: int
-    window: Window
-    input_ids: list[int]
-    word_starts: list[int]  # positions of the window's core words
+    core_start: int
+    input_ids: tuple[int, ...]
+    word_starts: tuple[int, ...]  # positions of the window's core words
 
 
 class Predictor:
     """A ``NerModel`` with the preprocessing it was trained with; :meth:`predict` tags sentences of syllables.
 
     ``autocast`` is a context factory wrapped around each forward pass (``accelerator.autocast`` in
-    training, ``torch.autocast`` for a reduced-precision tagger).
+    training, ``torch.autocast`` for a reduced-precision tagger). The work is two stages:
+    ``preprocessor.prepare`` (CPU only, picklable in and out, so worker processes can run it) and
+    :meth:`predict_prepared` (the model).
     """
 
     def __init__(
@@ -73,36 +75,52 @@ class Predictor:
         segmenter: Segmenter | None = None,
         device: torch.device | None = None,
         autocast: type[AbstractContextManager] | None = None,
+        words_cache: int = WORDS_CACHE,
     ) -> None:
         id2label = {int(k): v for k, v in model.config.id2label.items()}
         self.labels = [id2label[i] for i in range(len(id2label))]
         check_labels(self.labels)
         self.model = model
-        self.preprocessor = Preprocessor(tokenizer, preprocessing, segmenter)
+        self.preprocessor = Preprocessor(tokenizer, preprocessing, segmenter, words_cache)
         self.pad_id = tokenizer.pad_token_id
         self.device = device
         self.autocast = autocast or nullcontext
 
     def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = 32) -> list[SentencePrediction]:
         """Tag each sentence (a list of syllables); ``batch_size`` counts windows per forward pass."""
-        spans, tags, scores = self.decode_words(sentences, batch_size)
-        return [_sentence(words, word_tags, word_scores) for words, word_tags, word_scores in zip(spans, tags, scores)]
+        return self.predict_prepared([self.preprocessor.prepare(syllables) for syllables in sentences], batch_size)
+
+    def predict_prepared(
+        self, sentences: Sequence[EncodedSentence], batch_size: int = 32, max_tokens: int | None = None
+    ) -> list[SentencePrediction]:
+        """Tag sentences made by ``preprocessor.prepare``; see :meth:`decode_prepared` for the batch bounds."""
+        tags, scores = self.decode_prepared(sentences, batch_size, max_tokens)
+        return [_sentence(list(s.words), t, p) for s, t, p in zip(sentences, tags, scores)]
 
     def decode_words(
         self, sentences: Sequence[Sequence[str]], batch_size: int = 32
     ) -> tuple[list[WordSpans], list[list[str]], list[list[float]]]:
         """Return each sentence's word spans, the model's decoded word tags (before any IOB2 repair) and
         each tag's softmax probability."""
-        spans = [self.preprocessor.words(syllables) for syllables in sentences]
-        rows = [
-            _Row(index, window, encoded["input_ids"], encoded["word_starts"])
-            for index, syllables in enumerate(sentences)
-            for window, encoded in self.preprocessor.encode(syllables, spans[index])
-        ]
-        tags, scores = self._decode(self._emissions(rows, len(sentences), batch_size))
-        return spans, tags, scores
+        prepared = [self.preprocessor.prepare(syllables) for syllables in sentences]
+        tags, scores = self.decode_prepared(prepared, batch_size)
+        return [list(s.words) for s in prepared], tags, scores
 
-    def _emissions(self, rows: list[_Row], sentences: int, batch_size: int) -> list[torch.Tensor | None]:
+    def decode_prepared(
+        self, sentences: Sequence[EncodedSentence], batch_size: int = 32, max_tokens: int | None = None
+    ) -> tuple[list[list[str]], list[list[float]]]:
+        """Return the decoded word tags of prepared sentences and each tag's probability. A forward pass
+        holds at most ``batch_size`` windows and, with ``max_tokens``, at most that many padded positions."""
+        rows = [
+            _Row(index, core_start, input_ids, word_starts)
+            for index, sentence in enumerate(sentences)
+            for core_start, input_ids, word_starts in sentence.windows
+        ]
+        return self._decode(self._emissions(rows, len(sentences), batch_size, max_tokens))
+
+    def _emissions(
+        self, rows: list[_Row], sentences: int, batch_size: int, max_tokens: int | None
+    ) -> list[torch.Tensor | None]:
         """Return each sentence's word emissions ``(words, labels)``, each word read from its core window."""
         chunks: list[list[tuple[int, torch.Tensor]]] = [[] for _ in range(sentences)]
         order = sorted(range(len(rows)), key=lambda i: len(rows[i].input_ids), reverse=True)
@@ -111,21 +129,23 @@ class Predictor:
         device = self.device or next(self.model.parameters()).device
         try:
             with torch.inference_mode():
-                for begin in range(0, len(order), batch_size):
-                    batch = [rows[i] for i in order[begin : begin + batch_size]]
-                    input_ids, attention = self._pad(batch)
+                for batch in _batches([rows[i] for i in order], batch_size, max_tokens):
+                    input_ids, attention = self._pad(batch, pin=device.type == "cuda")
+                    # Pinned host memory lets the copy overlap the previous batch's work on the GPU.
+                    input_ids = input_ids.to(device, non_blocking=True)
+                    attention = attention.to(device, non_blocking=True)
                     with self.autocast():
-                        logits = self.model.encoder(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
+                        logits = self.model.encoder(input_ids=input_ids, attention_mask=attention).logits
                     for row, values in zip(batch, logits.float()):
-                        chunks[row.sentence].append((row.window.core_start, values[row.word_starts]))
+                        chunks[row.sentence].append((row.core_start, values[list(row.word_starts)]))
         finally:
             self.model.train(was_training)
         return [torch.cat([c for _, c in sorted(parts, key=lambda p: p[0])]) if parts else None for parts in chunks]
 
-    def _pad(self, batch: list[_Row]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pad(self, batch: list[_Row], pin: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(row.input_ids) for row in batch)
-        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long, pin_memory=pin)
+        attention = torch.zeros((len(batch), width), dtype=torch.long, pin_memory=pin)
         for i, row in enumerate(batch):
             input_ids[i, : len(row.input_ids)] = torch.tensor(row.input_ids)
             attention[i, : len(row.input_ids)] = 1
@@ -147,6 +167,20 @@ class Predictor:
                 tags[i] = [self.labels[t] for t in ids]
                 scores[i] = probabilities[row, torch.arange(len(ids)), torch.tensor(ids)].tolist()
         return tags, scores
+
+
+def _batches(rows: list[_Row], batch_size: int, max_tokens: int | None) -> list[list[_Row]]:
+    """Cut rows sorted longest first into batches of at most ``batch_size`` rows and ``max_tokens`` padded
+    positions (the first row sets a batch's width); a row longer than ``max_tokens`` goes alone."""
+    batches: list[list[_Row]] = []
+    for row in rows:
+        if batches:
+            batch = batches[-1]
+            if len(batch) < batch_size and (max_tokens is None or (len(batch) + 1) * len(batch[0].input_ids) <= max_tokens):
+                batch.append(row)
+                continue
+        batches.append([row])
+    return batches
 
 
 def _sentence(words: WordSpans, word_tags: list[str], word_scores: list[float]) -> SentencePrediction:
