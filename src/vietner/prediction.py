@@ -136,20 +136,23 @@ class Predictor:
                     attention = attention.to(device, non_blocking=True)
                     with self.autocast():
                         logits = self.model.encoder(input_ids=input_ids, attention_mask=attention).logits
-                    for row, values in zip(batch, logits.float()):
-                        chunks[row.sentence].append((row.core_start, values[list(row.word_starts)]))
+                    # One gather per batch: every core word's emissions, row by row, then split per row.
+                    counts = [len(row.word_starts) for row in batch]
+                    at_row = [i for i, n in enumerate(counts) for _ in range(n)]
+                    at_position = [p for row in batch for p in row.word_starts]
+                    words = logits.float()[at_row, at_position]
+                    for row, values in zip(batch, words.split(counts)):
+                        chunks[row.sentence].append((row.core_start, values))
         finally:
             self.model.train(was_training)
         return [torch.cat([c for _, c in sorted(parts, key=lambda p: p[0])]) if parts else None for parts in chunks]
 
     def _pad(self, batch: list[_Row], pin: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(row.input_ids) for row in batch)
-        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long, pin_memory=pin)
-        attention = torch.zeros((len(batch), width), dtype=torch.long, pin_memory=pin)
-        for i, row in enumerate(batch):
-            input_ids[i, : len(row.input_ids)] = torch.tensor(row.input_ids)
-            attention[i, : len(row.input_ids)] = 1
-        return input_ids, attention
+        padded = [list(row.input_ids) + [self.pad_id] * (width - len(row.input_ids)) for row in batch]
+        mask = [[1] * len(row.input_ids) + [0] * (width - len(row.input_ids)) for row in batch]
+        input_ids, attention = torch.tensor(padded), torch.tensor(mask)
+        return (input_ids.pin_memory(), attention.pin_memory()) if pin else (input_ids, attention)
 
     def _decode(self, emissions: list[torch.Tensor | None], chunk: int = 256) -> tuple[list[list[str]], list[list[float]]]:
         """Decode whole sentences with the model's head; return word tags and each tag's softmax probability."""
@@ -162,10 +165,11 @@ class Predictor:
             lengths = torch.tensor([len(emissions[i]) for i in indices], device=padded.device)
             mask = torch.arange(padded.size(1), device=padded.device)[None, :] < lengths[:, None]
             decoded = self.model.decode(padded, mask)
-            probabilities = padded.softmax(-1)
-            for row, (i, ids) in enumerate(zip(indices, decoded)):
+            chosen = torch.tensor([ids + [0] * (padded.size(1) - len(ids)) for ids in decoded], device=padded.device)
+            probabilities = padded.softmax(-1).gather(-1, chosen.unsqueeze(-1)).squeeze(-1).tolist()
+            for i, ids, row in zip(indices, decoded, probabilities):
                 tags[i] = [self.labels[t] for t in ids]
-                scores[i] = probabilities[row, torch.arange(len(ids)), torch.tensor(ids)].tolist()
+                scores[i] = row[: len(ids)]
         return tags, scores
 
 
