@@ -302,3 +302,18 @@ def test_raw_text_and_tokens_give_the_same_entities(tokenizer):
     # The stray I-PER on "Kang" opens an entity, as seqeval's default mode reads it; the tags say so in IOB2.
     assert by_tokens == [("LOC", "Hà Nội"), ("PER", "Đinh Tiến Dũng"), ("PER", "Kang")]
     assert prediction.tags[tokens.index("Kang")] == "B-PER"
+
+
+def test_a_model_trained_with_rdrsegmenter_is_served_with_it(tmp_path, tokenizer):
+    import shutil
+
+    if shutil.which("java") is None:
+        pytest.skip("Java runtime not found: apt-get install default-jre-headless")
+    model = lookup_model(tokenizer, {"Hà_Nội": "B-LOC", "Việt_Nam": "B-LOC"})
+    tagger = NerTagger.from_pretrained(save_model_dir(tmp_path / "m", model, tokenizer, segmenter="rdrsegmenter"))
+    assert tagger.predictor.preprocessor.segmenter.name == "rdrsegmenter"
+    nfc = "Bí thư Thành ủy Hà Nội tiếp đoàn Việt Nam, hòa bình và thủy sản."
+    for text in (nfc, unicodedata.normalize("NFD", nfc), nfc.replace("ủy", "uỷ").replace("hòa", "hoà")):
+        entities = tagger.predict(text)
+        check_offsets(text, entities)
+        assert [(e.label, unicodedata.normalize("NFC", e.text)) for e in entities] == [("LOC", "Hà Nội"), ("LOC", "Việt Nam")]

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Generic, TypeVar
 
+import torch
+
 from .prediction import Predictor, SentencePrediction
 from .text import Span
 from .workers import PreparedText, prepare_chunk, prepare_text, start_worker
@@ -124,12 +126,20 @@ class TextPipeline:
         """Yield ``(item, tagged text)`` for each item, in input order; ``text(item)`` is the text to tag.
         Items are read lazily: at most ``max_in_flight`` chunks are held at a time."""
         pending: deque[tuple[list[T], Future | _Ready]] = deque()
-        for chunk in _chunks(iter(items), text):
-            pending.append((chunk, self._submit([text(item) for item in chunk])))
-            if len(pending) >= self.max_in_flight:
+        threads = torch.get_num_threads()
+        if self.num_workers:
+            # The workers keep cores busy: torch threads in this process beyond the cores left would only
+            # steal time from them.
+            torch.set_num_threads(max(1, min(threads, (os.cpu_count() or 1) - self.num_workers)))
+        try:
+            for chunk in _chunks(iter(items), text):
+                pending.append((chunk, self._submit([text(item) for item in chunk])))
+                if len(pending) >= self.max_in_flight:
+                    yield from self._tag(*pending.popleft())
+            while pending:
                 yield from self._tag(*pending.popleft())
-        while pending:
-            yield from self._tag(*pending.popleft())
+        finally:
+            torch.set_num_threads(threads)
 
     def _tag(self, chunk: list[T], future: Future | _Ready) -> Iterator[tuple[T, TaggedText]]:
         """Run the model on a chunk's prepared sentences, all documents' together, and split them back."""
