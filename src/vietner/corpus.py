@@ -40,6 +40,7 @@ __all__ = [
     "read_splits",
     "read_corpus",
     "to_dataset",
+    "from_dataset",
     "load_corpus",
     "load_conll",
     "from_hf_dataset",
@@ -407,6 +408,11 @@ def from_hf_dataset(
             {split: _string_tags(part, tokens_column, tags_column, scheme, split) for split, part in dataset.items()}
         )
     return _string_tags(dataset, tokens_column, tags_column, scheme, "dataset")
+
+
+def from_dataset(dataset: Dataset) -> list[Sentence]:
+    """Return the sentences of a dataset in this project's shape (the inverse of :func:`to_dataset`)."""
+    return [Sentence(tuple(t), tuple(g), i) for i, t, g in zip(dataset["sent_id"], dataset["tokens"], dataset["tags"])]
 
 
 def label_list(data: Dataset | DatasetDict, tags_column: str = "tags") -> list[str]:

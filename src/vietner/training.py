@@ -33,7 +33,10 @@ from torch.utils.data import DataLoader, Sampler
 from transformers import get_linear_schedule_with_warmup
 
 from .config import Config, ConfigError, DataConfig, Preprocessing, TrainConfig, config_to_dict, warn
-from .corpus import CorpusFormatError, Sentence, apply_label_map, atomic_write_text, format_conll, read_conll, read_corpus, to_dataset
+from .corpus import (
+    CorpusFormatError, Sentence, apply_label_map, atomic_write_text, format_conll, from_dataset, read_conll, read_corpus,
+    to_dataset,
+)
 from .encoding import IGNORE_INDEX, Preprocessor
 from .metrics import f1, score_modes
 from .modeling import ModelSettings
@@ -423,11 +426,7 @@ def dictionary_baseline_f1(train: Dataset, test: Dataset) -> float:
     figure a model should beat; see ``evaluate.py --baselines``)."""
     from .evaluation.taggers import DictionaryTagger
 
-    def sentences(dataset: Dataset) -> list[Sentence]:
-        return [Sentence(tuple(t), tuple(g)) for t, g in zip(dataset["tokens"], dataset["tags"])]
-
-    gold = sentences(test)
-    return f1(score_modes(test["tags"], DictionaryTagger.fit(sentences(train))(gold)))
+    return f1(score_modes(test["tags"], DictionaryTagger.fit(from_dataset(train))(from_dataset(test))))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -525,7 +524,7 @@ def model_settings(config: Config, labels: Sequence[str]) -> ModelSettings:
 
 def write_predictions(path: str | os.PathLike, dataset: Dataset, predictions: Sequence[Sequence[str]]) -> None:
     """Write ``TOKEN<TAB>GOLD<TAB>PRED`` CoNLL (one block per sentence, with its id) atomically."""
-    sentences = [Sentence(tuple(t), tuple(g), i) for i, t, g in zip(dataset["sent_id"], dataset["tokens"], dataset["tags"])]
+    sentences = from_dataset(dataset)
     atomic_write_text(path, format_conll(sentences, [list(p) for p in predictions]), overwrite=True)
 
 
