@@ -9,7 +9,7 @@ See ``vietner.evaluation`` and the README's "Evaluation" section.
 
 import sys
 
-from vietner.evaluation import main
+from vietner.cli.evaluate import main
 
 if __name__ == "__main__":
     sys.exit(main())

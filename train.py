@@ -27,13 +27,15 @@ from vietner.config import ConfigError, config_to_yaml, load_config
 from vietner.corpus import CorpusFormatError
 from vietner.encoding import Preprocessor
 from vietner.modeling import ModelLoadError, build_model, load_model_dir, save_model_dir
-from vietner.prediction import Predictor
+from vietner.batching import encode_train, train_loader
+from vietner.checkpoints import RunState, check_resumable, load_checkpoint, prepare_output_dir, save_checkpoint
+from vietner.evaluation.taggers import dictionary_baseline_f1
+from vietner.predictor import Predictor
+from vietner.sources import DataError, format_sources, load_splits, train_words, training_labels
 from vietner.storage import atomic_write_text
 from vietner.training import (
-    DataError, EpochMeter, RunState, check_resumable, dictionary_baseline_f1, encode_train, final_summary,
-    format_sources, load_checkpoint, load_splits, make_accelerator, make_optimizer, make_scheduler, model_settings,
-    prepare_output_dir, run_metadata, save_checkpoint, score_split, steps_per_epoch, train_loader, train_words,
-    training_labels, training_tokenizer, write_json, write_jsonl, write_predictions,
+    EpochMeter, final_summary, make_accelerator, make_optimizer, make_scheduler, model_settings, run_metadata,
+    score_split, steps_per_epoch, training_tokenizer, write_json, write_jsonl, write_predictions,
 )
 
 

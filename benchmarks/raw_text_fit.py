@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from vietner.corpus import read_corpus
     from vietner.evaluation.taggers import ModelTagger, RawTextTagger
-    from vietner.inference import NerTagger
+    from vietner.tagger import NerTagger
     from vietner.metrics import score_modes
 
     def evaluate_raw(tagger: NerTagger, sentences: list, batch_size: int) -> dict:

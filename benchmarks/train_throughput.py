@@ -12,7 +12,7 @@ from the same initial weights. What differs is how batches are formed and run:
 
 * reference, as run_ner_no_trainer.py: ``DataLoader(shuffle=True)`` with ``DataCollatorForTokenClassification``
   (dynamic padding, no length grouping) and its loop (``model(**batch)``, ``accelerator.backward``, step);
-* this project: :func:`vietner.training.train_loader` (length-grouped batches of whole sentences, dynamic
+* this project: :func:`vietner.batching.train_loader` (length-grouped batches of whole sentences, dynamic
   padding) and ``train.py``'s step loop.
 
 Reported: real (non-padding) tokens per second of each, their ratio, and each loop's padding fraction
@@ -44,7 +44,9 @@ from vietner.corpus import read_conll, to_dataset
 from vietner.encoding import Preprocessor
 from vietner.modeling import NerModel, phobert_base_config, scratch_tokenizer
 from vietner.schema import label_list
-from vietner.training import EpochMeter, encode_train, make_optimizer, make_scheduler, train_loader, train_words
+from vietner.batching import encode_train, train_loader
+from vietner.sources import train_words
+from vietner.training import EpochMeter, make_optimizer, make_scheduler
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -97,7 +97,7 @@ CORRECTED = (
 @pytest.fixture
 def lookup_model_dir(tmp_path):
     """A model whose entities are known in advance: Seoul, Hà_Nội and Kang are LOC, nothing else."""
-    from inference_fixtures import lookup_model, save_model_dir, write_tokenizer
+    from tagger_fixtures import lookup_model, save_model_dir, write_tokenizer
 
     tokenizer = write_tokenizer(["Seoul", "Hà_Nội", "Kang", "Kum-Sil", "đến", "và", ".", "tiếp", "ông", "An"], tmp_path / "tok")
     model = lookup_model(tokenizer, {"Seoul": "B-LOC", "Hà_Nội": "B-LOC", "Kang": "B-LOC"}, max_length=32)
@@ -105,7 +105,7 @@ def lookup_model_dir(tmp_path):
 
 
 def test_model_draft_is_pre_annotated_and_import_reports_the_corrections(lookup_model_dir, tmp_path, capsys):
-    from vietner.data import main
+    from vietner.cli.data import main
 
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -137,7 +137,7 @@ def test_model_draft_is_pre_annotated_and_import_reports_the_corrections(lookup_
 
 
 def test_draft_without_a_model_is_unmarked_and_keeps_no_pre_annotation(tmp_path, capsys):
-    from vietner.data import main
+    from vietner.cli.data import main
 
     raw = tmp_path / "raw"
     raw.mkdir()

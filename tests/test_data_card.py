@@ -6,8 +6,8 @@ from pathlib import Path
 
 from seqeval.metrics.sequence_labeling import get_entities
 
-from vietner.card import build_card
-from vietner.data import main
+from vietner.data_card import build_card
+from vietner.cli.data import main
 
 from test_validate import CONLL_A, CONLL_B
 

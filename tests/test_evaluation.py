@@ -578,7 +578,7 @@ def test_cli_scores_a_model_directory_through_the_raw_text_path(tmp_path, capsys
     # A context-free lookup model tags "Seoul" LOC and "Hà_Nội" LOC, nothing else: against this gold file
     # it finds 3 of the 4 gold entities (it cannot know "Kang Kum-Sil") and predicts nothing spurious, so
     # P = 1, R = 3/4, F1 = 2 * 3/4 / (1 + 3/4) = 6/7 in both modes.
-    from inference_fixtures import lookup_model, save_model_dir, write_tokenizer
+    from tagger_fixtures import lookup_model, save_model_dir, write_tokenizer
 
     tokenizer = write_tokenizer(["Seoul", "Hà_Nội", "Kang", "Kum-Sil", "đến", "và", "."], tmp_path / "tok")
     model = lookup_model(tokenizer, {"Seoul": "B-LOC", "Hà_Nội": "B-LOC"}, max_length=32)

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from inference_fixtures import SYLLABLES, random_model, save_model_dir, write_tokenizer
+from tagger_fixtures import SYLLABLES, random_model, save_model_dir, write_tokenizer
 from test_predict import model_dir, tagger  # noqa: F401 - the fixtures: a tiny underthesea model and its tagger
 from test_predict import write_text as write_lines
 from test_training import free_port
 
 from vietner import NerTagger
-from vietner.pipeline import CHUNK_DOCUMENTS
-from vietner.predict import main
+from vietner.streaming import CHUNK_DOCUMENTS
+from vietner.cli.predict import main
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "data" / "raw").glob("*.txt"))]

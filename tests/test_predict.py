@@ -6,11 +6,11 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from inference_fixtures import SYLLABLES, random_model, save_model_dir, write_tokenizer
+from tagger_fixtures import SYLLABLES, random_model, save_model_dir, write_tokenizer
 
 from vietner import NerTagger
 from vietner.corpus import read_conll
-from vietner.predict import main
+from vietner.cli.predict import main
 
 DOCUMENTS = [
     "Sáng 7/9, Bí thư Thành ủy Hà Nội Đinh Tiến Dũng tiếp bà Kang Kum-Sil tại Việt Nam. Ông Nguyễn Văn An đến.",
@@ -128,7 +128,7 @@ def test_module_runs_as_a_command(tmp_path, model_dir):
 
 
 def test_plain_text_lines_are_documents(tmp_path):
-    from vietner.predict import read_documents
+    from vietner.cli.predict import read_documents
 
     source = tmp_path / "in.txt"
     source.write_bytes("Hà Nội\u2028vẫn một dòng\r\n\r\n{not json}\nlast".encode())

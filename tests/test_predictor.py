@@ -10,17 +10,18 @@ import random
 
 import pytest
 import torch
-from inference_fixtures import LABELS, SYLLABLES, lookup_model, write_tokenizer
+from tagger_fixtures import LABELS, SYLLABLES, lookup_model, write_tokenizer
 from safetensors.torch import load_file
 from test_training import synthetic_sentence, long_sentence, tiny_args, train_main  # noqa: F401 (fixture)
 
 from vietner import NerTagger
 from vietner.config import Preprocessing, TrainConfig
 from vietner.corpus import Sentence, read_conll, to_dataset, write_conll
-from vietner.evaluation.cli import main as evaluate_main
+from vietner.cli.evaluate import main as evaluate_main
 from vietner.evaluation.taggers import RawTextTagger
 from vietner.metrics import score_modes
-from vietner.training import RunState, score_split
+from vietner.checkpoints import RunState
+from vietner.training import score_split
 
 
 def corpus_with_long_sentences(directory):

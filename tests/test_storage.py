@@ -301,7 +301,7 @@ class OneProcess:
 
 
 def test_prepare_output_dir_rejects_a_file(tmp_path):
-    from vietner.training import prepare_output_dir
+    from vietner.checkpoints import prepare_output_dir
 
     (tmp_path / "out").write_text("not a directory", encoding="utf-8")
     for resume in (False, True):
@@ -310,7 +310,7 @@ def test_prepare_output_dir_rejects_a_file(tmp_path):
 
 
 def test_prepare_output_dir_recovers_before_deciding_to_resume(tmp_path):
-    from vietner.training import CHECKPOINT_STATE, prepare_output_dir
+    from vietner.checkpoints import CHECKPOINT_STATE, prepare_output_dir
 
     out = tmp_path / "out"
     # A run killed between the renames of its last checkpoint save, and one killed before deleting the

@@ -6,7 +6,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from inference_fixtures import SYLLABLES, lookup_model, random_model, save_model_dir, write_tokenizer
+from tagger_fixtures import SYLLABLES, lookup_model, random_model, save_model_dir, write_tokenizer
 
 from vietner import Entity, NerTagger
 from vietner.corpus import Sentence
@@ -244,7 +244,7 @@ def test_quantizing_an_in_memory_model_leaves_it_alone(tokenizer):
 
 
 def test_crf_head_is_used_when_the_settings_say_so(tmp_path, tokenizer):
-    from inference_fixtures import LABELS
+    from tagger_fixtures import LABELS
     from torchcrf import CRF
 
     crf = CRF(len(LABELS), batch_first=True)

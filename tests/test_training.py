@@ -18,16 +18,9 @@ import torch
 from vietner.config import TrainConfig, load_config
 from vietner.corpus import Sentence, load_conll, write_conll
 from vietner.encoding import IGNORE_INDEX, Preprocessor
-from vietner.training import (
-    DataError,
-    LengthGroupedBatches,
-    collate,
-    encode_train,
-    load_splits,
-    optimizer_groups,
-    train_words,
-    training_labels,
-)
+from vietner.batching import LengthGroupedBatches, collate, encode_train
+from vietner.sources import DataError, load_splits, train_words, training_labels
+from vietner.training import optimizer_groups
 
 ROOT = Path(__file__).parent.parent
 PERSONS = ["Nguyễn Văn An", "Trần Thị Bình", "Lê Minh Châu", "Kang Kum-Sil", "Đinh Tiến Dũng", "Park Won-soon"]
@@ -527,7 +520,7 @@ def test_other_label_set_without_text_lines_scores_the_same_in_evaluate(train_ma
         files[split].write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
     out = tmp_path / "run"
     assert train_main(tiny_args(files, out, "train.epochs=3", "train.lr=1e-2")) == 0
-    from vietner.evaluation.cli import main as evaluate_main
+    from vietner.cli.evaluate import main as evaluate_main
 
     capsys.readouterr()
     report = tmp_path / "report.json"
@@ -675,7 +668,7 @@ def pooled_config(corpus: dict[str, Path], public_files: dict[str, Path], *extra
 
 
 def test_extra_sources_are_pooled_into_train_with_their_label_maps_and_counted(corpus, public, capsys):
-    from vietner.training import format_sources, source_counts
+    from vietner.sources import format_sources, source_counts
 
     files, sentences = public
     config = pooled_config(corpus, files)
@@ -740,7 +733,7 @@ def test_label_map_on_public_splits_scores_the_same_in_train_and_evaluate(train_
     assert sources["train", "data.train_file"]["by_type"] == dict(mapped_counts(sentences["train"], PHONER_MAP))
     assert sources["test", "data.test_file"]["entities"] == sum(mapped_counts(sentences["test"], PHONER_MAP).values())
     assert metrics["test"]["strict"]["overall"]["support"] == sources["test", "data.test_file"]["entities"]
-    from vietner.evaluation.cli import main as evaluate_main
+    from vietner.cli.evaluate import main as evaluate_main
 
     report = tmp_path / "report.json"
     assert evaluate_main(["--model", str(out / "model"), "--data", str(files["test"]), "--label-map", label_map,

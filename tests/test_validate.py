@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from vietner.data import main
+from vietner.cli.data import main
 from vietner.validate import validate_corpus, validate_splits
 
 REPO = Path(__file__).resolve().parents[1]

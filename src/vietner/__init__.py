@@ -8,13 +8,13 @@ __version__ = "0.1.0"
 __all__ = ["Entity", "NerTagger", "__version__"]
 
 if TYPE_CHECKING:
-    from .inference import Entity, NerTagger
+    from .tagger import Entity, NerTagger
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: `import vietner` (and the corpus tools) must not pay for importing torch and transformers.
     if name in ("NerTagger", "Entity"):
-        from . import inference
+        from . import tagger
 
-        return getattr(inference, name)
+        return getattr(tagger, name)
     raise AttributeError(f"module 'vietner' has no attribute {name!r}")

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from .schema import check_label_map, parse_label_map
+from .settings import SETTINGS_FILE, ConfigError, ModelSettings, Preprocessing, position_limit
 
 __all__ = [
     "ConfigError",
@@ -41,9 +42,6 @@ HEADS = ("softmax", "crf")
 PRECISIONS = ("no", "fp16", "bf16")
 SELECTION_MODES = ("f1", "last")
 
-
-class ConfigError(ValueError):
-    """A configuration that cannot be used; the message is one line naming the offending key."""
 
 
 @dataclass
@@ -71,57 +69,6 @@ class ModelConfig:
     # Dropout before the classifier; null keeps the checkpoint's own setting.
     classifier_dropout: float | None = None
     scratch: ScratchConfig = field(default_factory=ScratchConfig)
-
-
-@dataclass
-class Preprocessing:
-    """How a sentence becomes model inputs: one object that is the ``data`` section's preprocessing keys, the
-    ``preprocessing`` entry of the ``vietner.json`` saved with a model, and what ``NerTagger`` applies."""
-
-    segmenter: str = "underthesea"
-    # PhoBERT's position limit, <s> and </s> included; longer sentences are split into windows.
-    max_length: int = 256
-    # Subwords of context shared by consecutive windows; each word is read from one window's core.
-    window_overlap: int = 64
-    max_pieces_per_word: int = 32
-    # Respell tone marks as PhoBERT's pre-training text does ("hòa" -> "hoà", "Thành_ủy" -> "Thành_uỷ"),
-    # so today's spelling reaches it as the words it learned; offsets into the caller's text do not move.
-    normalize_tones: bool = True
-
-    def check(self, prefix: str = "data.") -> None:
-        """Raise ``ConfigError`` naming the key for a value out of range."""
-        if not 3 <= self.max_length <= 4096:
-            raise ConfigError(f"config key '{prefix}max_length' must be between 3 and 4096, not {self.max_length}")
-        if not 1 <= self.max_pieces_per_word <= self.max_length - 2:
-            raise ConfigError(f"config key '{prefix}max_pieces_per_word' must be between 1 and {prefix}max_length - 2")
-        if not 0 <= self.window_overlap < self.max_length - 2:
-            raise ConfigError(f"config key '{prefix}window_overlap' must be at least 0 and below {prefix}max_length - 2")
-
-    def check_model(self, model_config: Any, prefix: str = "data.") -> None:
-        """Raise ``ConfigError`` when ``max_length`` is over the position limit of ``model_config`` (a
-        transformers config): RoBERTa's positions start after the padding index, so 258 embeddings hold 256."""
-        limit = position_limit(model_config)
-        if limit is not None and self.max_length > limit:
-            raise ConfigError(
-                f"config key '{prefix}max_length' is {self.max_length}, over the model's limit of {limit} tokens "
-                f"(max_position_embeddings {model_config.max_position_embeddings}); set it to {limit} or less"
-            )
-
-    @classmethod
-    def of(cls, values: Any) -> Preprocessing:
-        """Return the preprocessing keys of ``values`` (a ``DataConfig`` or a mapping) as a ``Preprocessing``."""
-        get = values.get if isinstance(values, dict) else lambda key, default: getattr(values, key, default)
-        return cls(**{f.name: get(f.name, f.default) for f in dataclasses.fields(cls)})
-
-
-def position_limit(model_config: Any) -> int | None:
-    """Tokens a model with this transformers config accepts, ``<s>`` and ``</s>`` included (None: unknown)."""
-    positions = getattr(model_config, "max_position_embeddings", None)
-    if positions is None:
-        return None
-    if getattr(model_config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
-        return int(positions) - (int(model_config.pad_token_id or 0) + 1)
-    return int(positions)
 
 
 @dataclass
@@ -431,8 +378,6 @@ def _inherit_base_model(config: Config, values: dict[str, Any]) -> None:
     path = config.model.name_or_path
     if path is None or not Path(path).is_dir():
         return
-    from .modeling import SETTINGS_FILE, ModelSettings  # torch and transformers, only for a local model
-
     settings_file = Path(path) / SETTINGS_FILE
     if not settings_file.is_file():
         return

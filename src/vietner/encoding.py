@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Preprocessing
+from .settings import Preprocessing
 from .schema import nfc
 from .segment import Segmenter, WordSpans, get_segmenter, join_word, split_at_entity_boundaries
 from .text import normalize_tone_placement

@@ -21,7 +21,7 @@ import socket
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,9 +39,9 @@ from transformers import (
 )
 from transformers.modeling_outputs import TokenClassifierOutput
 
-from . import __version__
-from .config import ModelConfig, Preprocessing, ScratchConfig
+from .config import ModelConfig, ScratchConfig
 from .encoding import IGNORE_INDEX
+from .settings import SETTINGS_FILE, ModelSettings  # re-exported: callers import them from here
 from .storage import atomic_directory, recover, replace_dir  # replace_dir re-exported for callers
 
 __all__ = [
@@ -68,7 +68,6 @@ __all__ = [
     "sentence_words",
 ]
 
-SETTINGS_FILE = "vietner.json"
 CRF_FILE = "crf.safetensors"
 OFFLINE_CONFIG = "configs/tiny.yaml"
 # PhobertTokenizer gives ids 0-3 to these and reads the rest of the vocabulary from vocab.txt.
@@ -78,38 +77,6 @@ _END_OF_WORD = "</w>"
 
 class ModelLoadError(OSError):
     """A model or tokenizer that cannot be loaded; the message is one line saying why and what to do."""
-
-
-@dataclass
-class ModelSettings:
-    """What a model directory needs besides the transformers files: its labels and head, and the
-    preprocessing it was trained with (the ``data`` section's preprocessing keys).
-
-    Written to ``vietner.json``; inference reads it so a model is always served as it was trained.
-    """
-
-    labels: list[str]
-    preprocessing: Preprocessing = field(default_factory=Preprocessing)
-    head: str = "softmax"
-    base_model: str | None = None
-    vietner_version: str = __version__
-    format_version: int = 2
-
-    def to_json(self) -> str:
-        """Return the settings as the text of ``vietner.json``."""
-        return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> ModelSettings:
-        """Read settings from the text of ``vietner.json``: this format, or version 1's flat keys; unknown keys
-        from newer versions are ignored."""
-        values = json.loads(text)
-        if not isinstance(values, dict) or not isinstance(values.get("labels"), list):
-            raise ValueError("not a vietner.json: no list of labels")
-        # Version 1 (flat keys) predates tone normalization: its models were trained without it.
-        preprocessing = Preprocessing.of(values.get("preprocessing", {**values, "normalize_tones": False}))
-        known = {f.name for f in fields(cls)} - {"preprocessing", "format_version"}
-        return cls(preprocessing=preprocessing, **{key: value for key, value in values.items() if key in known})
 
 
 # --------------------------------------------------------------------------------------------------------

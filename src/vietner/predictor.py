@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from seqeval.metrics.sequence_labeling import get_entities
 
-from .config import Preprocessing
+from .settings import Preprocessing
 from .encoding import WORDS_CACHE, EncodedSentence, Preprocessor
 from .modeling import NerModel
 from .schema import check_labels, iob1_to_iob2

@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 
 import torch
 
-from .prediction import Predictor, SentencePrediction
+from .predictor import Predictor, SentencePrediction
 from .text import Span
 from .workers import PreparedText, prepare_chunk, prepare_text, start_worker
 

@@ -1,7 +1,7 @@
 """Batch inference: raw Vietnamese text in, entity spans with character offsets into the caller's strings out.
 
 ``NerTagger`` loads a model directory written by ``train.py`` and serves it with the preprocessing recorded in
-its ``vietner.json``; the work is :class:`vietner.prediction.Predictor`'s, the same core that made every score
+its ``vietner.json``; the work is :class:`vietner.predictor.Predictor`'s, the same core that made every score
 ``train.py`` and ``evaluate.py`` report. A text is split into sentences of syllables
 (:func:`vietner.text.syllable_sentences`, NFC for the model with offsets into the original), all sentences
 of all texts are tagged together, and each entity's syllable span becomes a character span.
@@ -22,9 +22,9 @@ from typing import Any, overload
 
 import torch
 
-from .config import ConfigError, Preprocessing, position_limit
-from .pipeline import TaggedText, TextPipeline, default_workers
-from .prediction import Predictor, SentencePrediction
+from .settings import ConfigError, Preprocessing, position_limit
+from .streaming import TaggedText, TextPipeline, default_workers
+from .predictor import Predictor, SentencePrediction
 from .segment import Segmenter
 from .text import Span
 
@@ -235,7 +235,7 @@ class NerTagger:
     ) -> Iterator[list[Entity]] | Iterator[list[TaggedSentence]]:
         """Yield each text's entities (with ``tags``: its tagged sentences, as :meth:`predict_tags`), in input
         order, reading ``texts`` lazily: a generator or a file of any size goes through in bounded memory
-        (at most ``vietner.pipeline.CHUNK_DOCUMENTS`` documents per chunk, two chunks per worker in flight).
+        (at most ``vietner.streaming.CHUNK_DOCUMENTS`` documents per chunk, two chunks per worker in flight).
         Options as :meth:`predict`; a bad element raises when it is reached, naming its index."""
         _check_iterable(texts)
         if isinstance(texts, str):
@@ -250,7 +250,7 @@ class NerTagger:
                 yield convert(text, tagged)
 
     def pipeline(self, num_workers: int = 0, batch_size: int = 32, max_tokens: int | None = None) -> TextPipeline:
-        """A :class:`vietner.pipeline.TextPipeline` on this tagger's model (a context manager; its
+        """A :class:`vietner.streaming.TextPipeline` on this tagger's model (a context manager; its
         ``stream(items, text=...)`` carries any item along with the tags of its text)."""
         _check_batch_size(batch_size)
         return TextPipeline(self.predictor, num_workers, batch_size, max_tokens)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Preprocessing
+from .settings import Preprocessing
 from .encoding import EncodedSentence, Preprocessor
 from .segment import Segmenter
 from .text import Span, syllable_sentences

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .annotation import (
+from ..annotation import (
     MARKUP_TYPES,
     MarkupError,
     compare_markup,
@@ -19,9 +19,9 @@ from .annotation import (
     read_raw,
     sentences_to_markup,
 )
-from .card import build_card
-from .corpus import CorpusFormatError, atomic_write_text, read_conll, write_conll
-from .validate import validate_corpus, validate_file, validate_splits
+from ..data_card import build_card
+from ..corpus import CorpusFormatError, atomic_write_text, read_conll, write_conll
+from ..validate import validate_corpus, validate_file, validate_splits
 
 
 def _draft(args: argparse.Namespace) -> int:
@@ -39,7 +39,7 @@ def _draft(args: argparse.Namespace) -> int:
 def _model_tagger(model: str) -> Callable[[list[str]], list[list[tuple[int, int, str]]]]:
     """The entities a model finds in sentences, as ``(start, end, type)``; those markup cannot hold (a type
     outside the corpus's, a bracket in the text) are left unmarked, with a one-line warning."""
-    from .inference import NerTagger
+    from ..tagger import NerTagger
 
     tagger = NerTagger.from_pretrained(model)
 

@@ -17,10 +17,10 @@ from ..corpus import (
 )
 from ..storage import atomic_write_text
 from ..schema import check_label_map, parse_label_map, types_of
-from .analysis import evaluate_tags
-from .crossval import cross_validate, train_fold_with_script
-from .files import format_predictions, load_articles, load_split, read_predictions
-from .report import (
+from ..evaluation.analysis import evaluate_tags
+from ..evaluation.crossval import cross_validate, train_fold_with_script
+from ..evaluation.files import format_predictions, load_articles, load_split, read_predictions
+from ..evaluation.report import (
     format_comparison,
     format_confusion,
     format_cross_validation,
@@ -28,7 +28,7 @@ from .report import (
     format_report,
     report_markdown,
 )
-from .taggers import (
+from ..evaluation.taggers import (
     UNDERTHESEA_TYPES,
     DictionaryTagger,
     ModelTagger,

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from .storage import atomic_open
+from ..storage import atomic_open
 
 __all__ = [
     "InputError",
@@ -196,7 +196,7 @@ class PartWriter:
             self.handle.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
 
     def _write_conll(self, record: dict[str, Any], sentences: Any, number: int) -> None:
-        from .corpus import Sentence, format_conll
+        from ..corpus import Sentence, format_conll
 
         doc_id = str(record.get("id", number))
         text = record[self.text_column]

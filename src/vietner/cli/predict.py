@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .documents import INPUT_FORMATS, OUTPUT_FORMATS, InputError, read_documents
+from .formats import INPUT_FORMATS, OUTPUT_FORMATS, InputError, read_documents
 
 __all__ = ["main", "read_documents", "InputError"]
 
@@ -128,7 +128,7 @@ def _manifest(args: argparse.Namespace, output_format: str) -> dict[str, Any]:
 
 def _prepare_parts(folder: Path, manifest: dict[str, Any], args: argparse.Namespace) -> None:
     """Create the parts folder, or with ``--resume`` check it belongs to this run and clear unfinished temporaries."""
-    from .storage import atomic_write_text
+    from ..storage import atomic_write_text
 
     if folder.exists() and not args.resume:
         if not args.overwrite:
@@ -151,8 +151,8 @@ def _prepare_parts(folder: Path, manifest: dict[str, Any], args: argparse.Namesp
 
 def _write_parts(tagger: Any, args: argparse.Namespace, output_format: str, folder: Path, processes: _Processes, bar: Any, stats: _Stats) -> tuple[int, int]:
     """Tag this process's unfinished parts, each written atomically; return (parts in the input, parts kept)."""
-    from .documents import PartWriter
-    from .storage import atomic_open
+    from .formats import PartWriter
+    from ..storage import atomic_open
 
     column, tags = args.text_column, output_format == "conll"
     count = skipped = 0
@@ -178,7 +178,7 @@ def _write_parts(tagger: Any, args: argparse.Namespace, output_format: str, fold
 
 
 def _convert(text: str, tagged: list, tags: bool) -> Any:
-    from .inference import to_entities, to_tagged_sentences
+    from ..tagger import to_entities, to_tagged_sentences
 
     return to_tagged_sentences(text, tagged) if tags else to_entities(text, tagged)
 
@@ -187,9 +187,9 @@ def run(args: argparse.Namespace) -> int:
     """Predict every document of ``args.input`` and write ``args.output``; returns the exit status."""
     from tqdm import tqdm
 
-    from .documents import count_documents, input_format_of, merge_parts, output_format_of
-    from .inference import NerTagger
-    from .pipeline import default_workers
+    from .formats import count_documents, input_format_of, merge_parts, output_format_of
+    from ..tagger import NerTagger
+    from ..streaming import default_workers
 
     output, source = Path(args.output), Path(args.input)
     if output.exists() and not args.overwrite:

@@ -15,14 +15,16 @@ training and reports per-fold and mean ± std F1.
 
 One module per concern: ``analysis`` (bootstrap, confusion, errors), ``taggers`` (the model through the
 raw-text path, the baselines), ``files`` (predictions files, gold articles), ``crossval``, ``report``
-(text and Markdown), ``plots`` (notebook helpers) and ``cli`` (``evaluate.py``).
+(text and Markdown) and ``plots`` (notebook helpers); ``evaluate.py``'s command line is
+:mod:`vietner.cli.evaluate`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..metrics import AVERAGES, MODES, extract_entities, score_report
 from .analysis import bootstrap, confusion, errors, evaluate_tags
-from .cli import main
 from .crossval import Fold, cross_validate, folds, train_fold_with_script
 from .files import format_predictions, load_articles, load_split, read_predictions
 from .plots import (
@@ -80,7 +82,6 @@ __all__ = [
     "format_report",
     "load_articles",
     "load_split",
-    "main",
     "plot_comparison",
     "plot_confusion",
     "plot_scores",
@@ -95,3 +96,13 @@ __all__ = [
     "token_offsets",
     "train_fold_with_script",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``vietner.evaluation.main`` is kept for one release: the command line lives in vietner.cli.evaluate,
+    # above this package, so it is imported on demand rather than at import time (no import circle).
+    if name == "main":
+        from ..cli.evaluate import main
+
+        return main
+    raise AttributeError(f"module 'vietner.evaluation' has no attribute {name!r}")

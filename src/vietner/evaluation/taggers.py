@@ -6,20 +6,26 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqeval.metrics.sequence_labeling import get_entities
 
 from ..corpus import (
     Sentence,
+    from_dataset,
 )
 from ..schema import nfc
 from ..metrics import (
     extract_entities,
+    f1,
+    score_modes,
     score_report,
 )
 from ..schema import types_of
 from .analysis import bootstrap, sentence_text
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 # Anything that tags sentences: gold sentences in, one predicted IOB2 tag list per sentence out.
 Tagger = Callable[[Sequence[Sentence]], list[list[str]]]
@@ -73,7 +79,7 @@ class ModelTagger:
     @classmethod
     def from_pretrained(cls, model_dir: str | os.PathLike, batch_size: int = 32, device: str = "cpu") -> ModelTagger:
         """Load a model directory written by ``train.py`` with ``NerTagger.from_pretrained``."""
-        from ..inference import NerTagger
+        from ..tagger import NerTagger
 
         return cls(NerTagger.from_pretrained(str(model_dir), device=device), batch_size)
 
@@ -230,3 +236,9 @@ def score_system(
     gold = [restrict_types(s.tags, types) for s in sentences]
     pred = [restrict_types(p, types) for p in pred]
     return {"types": list(types), "report": score_report(gold, pred, "strict"), "interval": bootstrap(gold, pred, "strict", samples, seed)}
+
+
+def dictionary_baseline_f1(train: Dataset, test: Dataset) -> float:
+    """Return the strict micro F1 on ``test`` of the dictionary baseline learned from ``train`` (the
+    figure a model should beat; ``train.py`` reports it beside the model's, see ``evaluate.py --baselines``)."""
+    return f1(score_modes(test["tags"], DictionaryTagger.fit(from_dataset(train))(from_dataset(test))))

@@ -1,0 +1,10 @@
+"""Kept for one release: moved to :mod:`vietner.tagger`; import it from there.
+
+Importing this name gives that module itself (not a copy), so patching either patches both.
+"""
+
+import importlib
+import sys
+
+_moved = importlib.import_module("vietner.tagger")
+sys.modules[__name__] = _moved

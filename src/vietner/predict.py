@@ -1,0 +1,13 @@
+"""Kept for one release: moved to :mod:`vietner.cli.predict`; import it from there.
+
+Importing this name gives that module itself (not a copy), so patching either patches both.
+"""
+
+import importlib
+import sys
+
+_moved = importlib.import_module("vietner.cli.predict")
+
+if __name__ == "__main__":  # python -m vietner.predict
+    sys.exit(_moved.main())
+sys.modules[__name__] = _moved
