@@ -90,7 +90,14 @@ def test_defaults_without_a_file():
         ("data.label_map=NAME", "config key 'data.label_map': label map entry 'NAME' must look like SOURCE=TARGET"),
         ("data.label_map=B-NAME=PER", "config key 'data.label_map': label map entry 'B-NAME'"),
         ("data.extra_train=[{pth: a}]", "unknown config key 'data.extra_train[0].pth'"),
-        ("data.extra_train=[{path: ''}]", "config key 'data.extra_train[0].path' must name a CoNLL file"),
+        ("data.extra_train=[{path: ''}]", "config key 'data.extra_train[0].path' must name a data file"),
+        ("data.extra_train=[{path: a, tag_column: 0}]", "'data.extra_train[0].tag_column' cannot be 0: column 0 is the token"),
+        ("data.extra_train=[{path: a, tokens: subwords}]", "'data.extra_train[0].tokens' must be one of auto, syllables, words"),
+        ("data.on_invalid_tag=fix", "'data.on_invalid_tag' must be one of error, repair"),
+        ("data.format=csv", "'data.format' must be one of auto, conll, jsonl, parquet, disk"),
+        ("data.tag_column=last", "'data.tag_column' must be an integer"),
+        ("data.label_map={NAME: [PER]}", "config key 'data.label_map.NAME' must be a string"),
+        ("data.label_map={NAME: PER", "config key 'data.label_map': not valid YAML"),
         ("data.extra_train=[{path: a, scheme: BIO}]", "config key 'data.extra_train[0].scheme' must be one of IOB1, IOB2"),
         ("data.extra_train=[{path: a, label_map: [NAME]}]", "config key 'data.extra_train[0].label_map' must be a mapping"),
         ("data.extra_train=a.conll", "config key 'data.extra_train' must be a list"),
@@ -102,6 +109,21 @@ def test_bad_overrides_are_one_line_errors(override, message):
         load_config(None, [override])
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_label_map_from_set_takes_the_yaml_mapping_as_the_config_file_writes_it():
+    yaml_form = load_config(None, ["data.label_map={NAME: PER, LOCATION: LOC, JOB: O}"]).data.label_map
+    assert yaml_form == load_config(None, ["data.label_map=NAME=PER,LOCATION=LOC,JOB=O"]).data.label_map
+    assert yaml_form == {"NAME": "PER", "LOCATION": "LOC", "JOB": "O"}
+
+
+def test_reading_options_of_each_source_are_read_and_default_to_the_last_column_and_auto():
+    config = load_config(None, ["data.tag_column=1", "data.on_invalid_tag=repair",
+                                "data.extra_train=[{path: a.jsonl, token_key: words, tag_key: tags, tokens: words}, {path: b.conll}]"])
+    assert (config.data.tag_column, config.data.on_invalid_tag, config.data.tokens) == (1, "repair", "auto")
+    first, second = config.data.extra_train
+    assert (first.token_key, first.tag_key, first.tokens, first.format) == ("words", "tags", "words", "auto")
+    assert (second.tag_column, second.tokens, second.on_invalid_tag) == (None, "auto", "error")
 
 
 def test_unknown_key_in_file_is_reported(tmp_path):

@@ -25,6 +25,7 @@ __all__ = [
     "ScratchConfig",
     "Preprocessing",
     "position_limit",
+    "ReadOptions",
     "DataSource",
     "warn",
     "ModelConfig",
@@ -71,19 +72,51 @@ class ModelConfig:
     scratch: ScratchConfig = field(default_factory=ScratchConfig)
 
 
+FORMATS = ("auto", "conll", "jsonl", "parquet", "disk")
+TOKEN_UNITS = ("auto", "syllables", "words")
+ON_INVALID_TAG = ("error", "repair")
+
+
 @dataclass
-class DataSource:
-    """One more CoNLL file pooled into the training split (a public corpus), with its own scheme and label map."""
+class ReadOptions:
+    """How a file of labelled sentences is read (see ``vietner.formats``)."""
+
+    scheme: str = "IOB2"
+    # auto: from the path (a folder: save_to_disk; .jsonl/.json; .parquet; else CoNLL) | conll | jsonl | parquet | disk
+    format: str = "auto"
+    # CoNLL: the column holding the tags (0 is the token; negative counts from the end); null: the last.
+    tag_column: int | None = None
+    # JSON lines and datasets: the key (column) of the tokens and of the tags; null: words|tokens, tags|ner_tags.
+    token_key: str | None = None
+    tag_key: str | None = None
+    # syllables | words (split Hà_Nội and "Hà Nội" into syllables, spreading the tag) | auto (decide per file).
+    tokens: str = "auto"
+    # error: a stray I-X stops the read at its file:line | repair: read it as B-X, with one warning.
+    on_invalid_tag: str = "error"
+
+    def check_reading(self, prefix: str) -> None:
+        """Raise ``ConfigError`` naming the key for a value outside its choices."""
+        choices = {"scheme": (self.scheme.upper(), ("IOB1", "IOB2")), "format": (self.format, FORMATS),
+                   "tokens": (self.tokens, TOKEN_UNITS), "on_invalid_tag": (self.on_invalid_tag, ON_INVALID_TAG)}
+        for key, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ConfigError(f"config key '{prefix}{key}' must be one of {', '.join(allowed)}, not {value!r}")
+        if self.tag_column == 0:
+            raise ConfigError(f"config key '{prefix}tag_column' cannot be 0: column 0 is the token")
+
+
+@dataclass
+class DataSource(ReadOptions):
+    """One more file pooled into the training split (a public corpus), read with its own options and label map."""
 
     path: str = ""
-    scheme: str = "IOB2"
     # Its entity types renamed to the run's ({NAME: PER}); a type the map does not name becomes O. null: keep all.
     label_map: dict[str, str] | None = None
 
 
 @dataclass
-class DataConfig(Preprocessing):
-    """Where the sentences come from, and (inherited) how they become model inputs."""
+class DataConfig(Preprocessing, ReadOptions):
+    """Where the sentences come from, how train/dev/test files are read, and how sentences become model inputs."""
 
     dir: str = "data/annotated"
     splits: str = "data/splits.json"
@@ -91,7 +124,6 @@ class DataConfig(Preprocessing):
     train_file: str | None = None
     dev_file: str | None = None
     test_file: str | None = None
-    scheme: str = "IOB2"
     # The entity types of train/dev/test renamed ({NAME: PER}); a type the map does not name becomes O. null: keep all.
     label_map: dict[str, str] | None = None
     # More CoNLL files whose sentences are added to the training split, each read with its own scheme and map.
@@ -200,10 +232,11 @@ def _convert(value: Any, kind: Any, key: str) -> Any:
 
 
 def _convert_mapping(value: Any, key: str) -> dict[str, str]:
-    """Return a mapping of strings: YAML's ``{NAME: PER}``, or ``NAME=PER,LOCATION=LOC`` from ``--set``."""
+    """Return a mapping of strings: YAML's ``{NAME: PER}`` (in a file or from ``--set``), or
+    ``NAME=PER,LOCATION=LOC`` from ``--set``."""
     if isinstance(value, str):
         try:
-            value = parse_label_map(value)
+            value = _yaml_flow(value, key) if value.lstrip().startswith("{") else parse_label_map(value)
         except ValueError as error:
             raise ConfigError(f"config key {key!r}: {error}") from None
     if not isinstance(value, dict):
@@ -211,13 +244,18 @@ def _convert_mapping(value: Any, key: str) -> dict[str, str]:
     return {_convert(k, str, f"{key}.{k}"): _convert(v, str, f"{key}.{k}") for k, v in value.items()}
 
 
+def _yaml_flow(text: str, key: str) -> Any:
+    """Read ``--set`` YAML flow text (``{NAME: PER}``, ``[{path: a.conll}]``); a ``ConfigError`` naming ``key``."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(f"config key {key!r}: not valid YAML: {text!r}") from None
+
+
 def _convert_list(value: Any, kind: Any, key: str) -> list[Any]:
     """Return a list of ``kind`` items; from ``--set`` the value is YAML flow text (``[{path: a.conll}]``)."""
     if isinstance(value, str):
-        try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"config key {key!r} must be a YAML list, e.g. [{{path: a.conll}}], not {value!r}") from None
+        value = _yaml_flow(value, key)
     if not isinstance(value, list):
         raise ConfigError(f"config key {key!r} must be a list, not {value!r}")
     return [
@@ -251,7 +289,6 @@ def _check(config: Config) -> None:
         "model.head": (config.model.head, HEADS),
         "train.mixed_precision": (config.train.mixed_precision, PRECISIONS),
         "train.select_on": (config.train.select_on, SELECTION_MODES),
-        "data.scheme": (config.data.scheme.upper(), ("IOB1", "IOB2")),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
@@ -290,12 +327,12 @@ def _check(config: Config) -> None:
 def _check_sources(data: DataConfig) -> None:
     """Raise ``ConfigError`` for a label map that is not types to types, or an extra source without a path."""
     maps = {"data.label_map": data.label_map}
+    data.check_reading("data.")
     for i, source in enumerate(data.extra_train):
         key = f"data.extra_train[{i}]"
         if not source.path.strip():
-            raise ConfigError(f"config key '{key}.path' must name a CoNLL file")
-        if source.scheme.upper() not in ("IOB1", "IOB2"):
-            raise ConfigError(f"config key '{key}.scheme' must be one of IOB1, IOB2, not {source.scheme!r}")
+            raise ConfigError(f"config key '{key}.path' must name a data file")
+        source.check_reading(f"{key}.")
         maps[f"{key}.label_map"] = source.label_map
     for key, label_map in maps.items():
         try:

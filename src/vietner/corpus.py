@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, overload
 
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+from datasets import Dataset, DatasetDict, Features, Sequence, Value
 
 from .schema import entity_type, iob1_to_iob2, iob2_problem, map_tags, nfc, types_of
 from .storage import atomic_write_text  # re-exported: callers import it from here
@@ -31,6 +31,9 @@ __all__ = [
     "SPLITS",
     "read_conll",
     "read_conll_problems",
+    "ConllRead",
+    "read_conll_columns",
+    "check_tags",
     "apply_label_map",
     "write_conll",
     "format_conll",
@@ -95,8 +98,30 @@ def _is_tag(field: str) -> bool:
     return field == "O" or (entity_type(field) is not None and not any(c.isspace() for c in field))
 
 
-def _columns(line: str) -> list[str]:
-    return line.split("\t") if "\t" in line else line.split()
+def _columns(line: str, tabs: bool | None = None) -> list[str]:
+    """Split a line into columns: at tabs in a tab-separated file (``tabs``; None: when the line has one),
+    else at runs of whitespace. Tabs decide for the whole file, so a token may hold spaces there."""
+    return line.split("\t") if (tabs if tabs is not None else "\t" in line) else line.split()
+
+
+def check_tags(tags: Seq[str], scheme: str, repair: bool = False) -> tuple[list[str], list[tuple[int, str]], list[int]]:
+    """Return ``tags`` as IOB2 (converted from IOB1 when ``scheme`` says so), the problems as ``(index,
+    message)`` and, with ``repair``, the indices of stray ``I-X`` tags turned into ``B-X`` (as seqeval's
+    default mode reads them) instead of reported. A tag that is not ``O``/``B-X``/``I-X`` is always a problem."""
+    tags = iob1_to_iob2(tags) if scheme.upper() == "IOB1" else list(tags)
+    problems: list[tuple[int, str]] = []
+    repaired: list[int] = []
+    previous = "O"
+    for i, tag in enumerate(tags):
+        problem = iob2_problem(tag, previous)
+        if problem and repair and "broken IOB2" in problem:
+            tags[i] = tag = "B-" + tag[2:]
+            repaired.append(i)
+        elif problem:
+            hint = " (pass scheme='IOB1' for IOB1 files)" if "broken IOB2" in problem else ""
+            problems.append((i, problem + hint))
+        previous = tag
+    return tags, problems, repaired
 
 
 # "# sent_id = x", "# newdoc id = 7": a comment whatever follows, even if its last word looks like a tag.
@@ -123,17 +148,25 @@ class _Block:
     pred: list[str] = field(default_factory=list)
     numbers: list[int] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
+    rows: list[tuple[str, ...]] = field(default_factory=list)  # every column after the token's
 
 
 class _ConllReader:
     """Reads one CoNLL file into sentences, reporting each problem to ``report(line, message)``."""
 
-    def __init__(self, path: Path, scheme: str, predictions: bool, report: Callable[[int, str], None]) -> None:
-        self.path, self.iob1, self.predictions, self.report = path, scheme.upper() == "IOB1", predictions, report
+    def __init__(
+        self, path: Path, scheme: str, predictions: bool, report: Callable[[int, str], None],
+        tag_column: int | None = None, repair: bool = False,
+    ) -> None:
+        self.path, self.scheme, self.predictions, self.report = path, scheme, predictions, report
+        self.tag_column, self.repair = tag_column, repair
         self.sentences: list[Sentence] = []
         self.predicted: list[list[str]] = []
+        self.columns: list[list[tuple[str, ...]]] = []  # per sentence, its rows' columns after the token
+        self.repaired: list[int] = []  # lines of stray I- tags read as B-
         self.block = _Block()
         self.width: tuple[int, int] | None = None  # (columns, line) of the file's first token line
+        self.tabs: bool | None = None  # whether the file is tab-separated, from its first token line
 
     def read(self, text: str) -> None:
         """Read every line of ``text``, then the last sentence."""
@@ -161,7 +194,9 @@ class _ConllReader:
         self.block.first_line = self.block.first_line or number
 
     def token(self, number: int, line: str) -> None:
-        columns = _columns(line)
+        if self.tabs is None:
+            self.tabs = "\t" in line
+        columns = _columns(line, self.tabs)
         need = 3 if self.predictions else 2
         if len(columns) < need or not columns[0].strip() or not all(c.strip() for c in columns[-need + 1 :]):
             layout = "TOKEN<TAB>GOLD<TAB>PRED" if self.predictions else "TOKEN<TAB>TAG"
@@ -169,6 +204,7 @@ class _ConllReader:
             return
         if self.width is None:
             self.width = (len(columns), number)
+            self.check_tag_column(number, len(columns))
         elif len(columns) != self.width[0]:
             self.report(number, f"expected {self.width[0]} columns like line {self.width[1]}, got {len(columns)}")
             return
@@ -180,8 +216,19 @@ class _ConllReader:
             self.block.pred.append(pred)
         self.block.first_line = self.block.first_line or number
         self.block.tokens.append(nfc(columns[0]))
-        self.block.tags.append(columns[-2 if self.predictions else -1].strip())
+        tag_index = -2 if self.predictions else -1 if self.tag_column is None else self.tag_column
+        self.block.tags.append(columns[tag_index].strip())
         self.block.numbers.append(number)
+        self.block.rows.append(tuple(c.strip() for c in columns[1:]))
+
+    def check_tag_column(self, number: int, width: int) -> None:
+        """Raise ``CorpusFormatError`` when ``tag_column`` names no tag column of a ``width``-column file."""
+        index = self.tag_column
+        if index is not None and (not -width <= index < width or index % width == 0):
+            raise CorpusFormatError(
+                f"{self.path}:{number}: tag_column {index} is not a tag column of this file: its lines have {width} "
+                f"columns, the token in column 0 and tags in 1..{width - 1} (or -1..-{width - 1} from the end)"
+            )
 
     def flush(self) -> None:
         """End the sentence being read: check its tags and keep it."""
@@ -190,26 +237,27 @@ class _ConllReader:
             if block.meta:
                 self.report(block.first_line, "comment block with no tokens")
             return
-        tags = iob1_to_iob2(block.tags) if self.iob1 else block.tags
-        pred = iob1_to_iob2(block.pred) if self.iob1 else block.pred
-        for number, tag, previous in zip(block.numbers, tags, ["O"] + tags):
-            problem = iob2_problem(tag, previous)
-            if problem:
-                hint = " (pass scheme='IOB1' for IOB1 files)" if "broken IOB2" in problem else ""
-                self.report(number, problem + hint)
+        tags, problems, repaired = check_tags(block.tags, self.scheme, self.repair)
+        pred = iob1_to_iob2(block.pred) if self.scheme.upper() == "IOB1" else block.pred
+        for i, problem in problems:
+            self.report(block.numbers[i], problem)
+        self.repaired += [block.numbers[i] for i in repaired]
+        self.columns.append(block.rows)
         sent_id = block.meta.get("sent_id", f"{self.path.stem}-{len(self.sentences) + 1}")
         self.sentences.append(Sentence(tuple(block.tokens), tuple(tags), sent_id, block.meta.get("text", ""), block.first_line))
         self.predicted.append(pred)
 
 
 def read_conll_problems(
-    path: str | os.PathLike, scheme: str = "IOB2", predictions: bool = False
+    path: str | os.PathLike, scheme: str = "IOB2", predictions: bool = False, tag_column: int | None = None,
+    repair: bool = False,
 ) -> tuple[list[Sentence], list[list[str]], list[str]]:
     """Read a CoNLL file as :func:`read_conll` does, but collect every problem instead of stopping.
 
     Returns the sentences, the predicted tags (empty lists unless ``predictions``) and the problems as
     ``file:line: what`` strings, in line order within each kind. An unreadable file gives no sentences
-    and one problem.
+    and one problem; a ``tag_column`` the file does not have raises ``CorpusFormatError``. With ``repair`` a
+    stray ``I-X`` is read as ``B-X``, no problem.
     """
     if scheme.upper() not in ("IOB1", "IOB2"):
         raise ValueError(f"scheme must be IOB1 or IOB2, not {scheme!r}")
@@ -219,7 +267,9 @@ def read_conll_problems(
     except CorpusFormatError as error:
         return [], [], [str(error)]
     problems: list[str] = []
-    reader = _ConllReader(path, scheme, predictions, lambda line, message: problems.append(f"{path}:{line}: {message}"))
+    reader = _ConllReader(
+        path, scheme, predictions, lambda line, message: problems.append(f"{path}:{line}: {message}"), tag_column, repair
+    )
     reader.read(text)
     return reader.sentences, reader.predicted, problems
 
@@ -246,6 +296,12 @@ def read_conll(
     tags)`` is returned; predicted tags need only be ``O``, ``B-X`` or ``I-X`` (a stray ``I-`` is scored).
     Raises ``CorpusFormatError`` naming ``file:line``.
     """
+    reader = _read(path, scheme, predictions)
+    return (reader.sentences, reader.predicted) if predictions else reader.sentences
+
+
+def _read(path: str | os.PathLike, scheme: str, predictions: bool, tag_column: int | None = None, repair: bool = False) -> _ConllReader:
+    """Read a CoNLL file, stopping at its first problem with a ``CorpusFormatError`` naming ``file:line``."""
     if scheme.upper() not in ("IOB1", "IOB2"):
         raise ValueError(f"scheme must be IOB1 or IOB2, not {scheme!r}")
     path = Path(path)
@@ -253,9 +309,33 @@ def read_conll(
     def fail(line: int, message: str) -> None:
         raise CorpusFormatError(f"{path}:{line}: {message}")
 
-    reader = _ConllReader(path, scheme, predictions, fail)
+    reader = _ConllReader(path, scheme, predictions, fail, tag_column, repair)
     reader.read(_decode(path))
-    return (reader.sentences, reader.predicted) if predictions else reader.sentences
+    return reader
+
+
+@dataclass
+class ConllRead:
+    """A CoNLL file as :func:`read_conll_columns` reads it."""
+
+    sentences: list[Sentence]
+    # Per sentence, each token line's columns after the token (every tag layer, POS, chunk ...).
+    columns: list[list[tuple[str, ...]]]
+    # Lines whose stray I-X was read as B-X (``repair``).
+    repaired: list[int]
+
+
+def read_conll_columns(
+    path: str | os.PathLike, scheme: str = "IOB2", tag_column: int | None = None, repair: bool = False
+) -> ConllRead:
+    """Read a CoNLL file as :func:`read_conll` does, with its tags from ``tag_column`` (an index into the
+    columns, the token's being 0, negative from the end; None: the last) and every column kept.
+
+    With ``repair`` a stray ``I-X`` (after ``O`` or another type) is read as ``B-X`` and its line kept in
+    ``repaired`` instead of stopping the read. Raises ``CorpusFormatError`` naming ``file:line``.
+    """
+    reader = _read(path, scheme, False, tag_column, repair)
+    return ConllRead(reader.sentences, reader.columns, reader.repaired)
 
 
 def apply_label_map(
@@ -364,50 +444,14 @@ def load_conll(paths: str | os.PathLike | Iterable[str | os.PathLike], scheme: s
     return to_dataset(sentence for path in paths for sentence in read_conll(path, scheme))
 
 
-def _string_tags(dataset: Dataset, tokens_column: str, tags_column: str, scheme: str, name: str) -> Dataset:
-    for column in (tokens_column, tags_column):
-        if column not in dataset.column_names:
-            raise ValueError(f"{name}: no column {column!r}; columns are {', '.join(dataset.column_names)}")
-    feature = dataset.features[tags_column]
-    names = getattr(feature, "feature", None)
-    # Integer tags are only meaningful with the ClassLabel that names them; never guess a label order.
-    to_string = names.int2str if isinstance(names, ClassLabel) else None
-    sent_ids, all_tokens, all_tags = [], [], []
-    for row, (tokens, tags) in enumerate(zip(dataset[tokens_column], dataset[tags_column])):
-        where = f"{name} row {row}"
-        if len(tokens) != len(tags):
-            raise ValueError(f"{where}: {len(tokens)} tokens but {len(tags)} tags")
-        if to_string:
-            tags = [to_string(tag) for tag in tags]
-        elif not all(isinstance(tag, str) for tag in tags):
-            raise ValueError(f"{where}: tags are not strings and {tags_column!r} is not a sequence of ClassLabel")
-        if scheme.upper() == "IOB1":
-            tags = iob1_to_iob2(tags)
-        for i, (tag, previous) in enumerate(zip(tags, ["O"] + tags)):
-            problem = iob2_problem(tag, previous)
-            if problem:
-                raise ValueError(f"{where}, token {i}: {problem}")
-        sent_ids.append(str(row))
-        all_tokens.append(list(tokens))
-        all_tags.append(tags)
-    return Dataset.from_dict({"sent_id": sent_ids, "tokens": all_tokens, "tags": all_tags}, features=FEATURES)
-
-
 def from_hf_dataset(
     dataset: Dataset | DatasetDict, tokens_column: str = "tokens", tags_column: str = "ner_tags", scheme: str = "IOB2"
 ) -> Dataset | DatasetDict:
-    """Convert a Hugging Face dataset with token and tag columns to this project's shape.
+    """Convert a Hugging Face dataset with token and tag columns to this project's shape (see
+    :func:`vietner.formats.from_hf_dataset`, where the dataset readers live)."""
+    from .formats import from_hf_dataset as convert
 
-    Tags may be strings or integers of a ``ClassLabel`` sequence (as in ``conll2003``'s ``ner_tags``);
-    both come out as IOB2 strings. Row numbers become ``sent_id``.
-    """
-    if scheme.upper() not in ("IOB1", "IOB2"):
-        raise ValueError(f"scheme must be IOB1 or IOB2, not {scheme!r}")
-    if isinstance(dataset, DatasetDict):
-        return DatasetDict(
-            {split: _string_tags(part, tokens_column, tags_column, scheme, split) for split, part in dataset.items()}
-        )
-    return _string_tags(dataset, tokens_column, tags_column, scheme, "dataset")
+    return convert(dataset, tokens_column, tags_column, scheme)
 
 
 def from_dataset(dataset: Dataset) -> list[Sentence]:
