@@ -62,7 +62,8 @@ def run(args: argparse.Namespace, state: RunState) -> int:
     transformers.set_seed(train.seed)
 
     # ---- data: sentences -> words; the model's labels -----------------------------------------------
-    splits = load_splits(config.data)
+    reading: dict = {}
+    splits = load_splits(config.data, reading)
     labels = training_labels(splits)
     preprocessor = Preprocessor(None, config.data)
     words = train_words(splits["train"], preprocessor)
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace, state: RunState) -> int:
     if args.resume:
         vars(state).update(load_checkpoint(accelerator, out / "checkpoints" / "last"))
         accelerator.print(f"resumed after epoch {state.epoch} (step {state.step}, best dev F1 {state.best_f1:.4f})")
-    metrics = run_metadata(config, labels, accelerator.num_processes, splits, preprocessor)
+    metrics = run_metadata(config, labels, accelerator.num_processes, splits, preprocessor, reading)
     accelerator.print(format_sources(metrics["sources"]))
 
     # ---- the loop: train an epoch, score dev, keep the best, checkpoint -----------------------------

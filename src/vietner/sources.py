@@ -1,8 +1,8 @@
 """Where training data comes from: the train/dev/test splits of a config, pooled ``extra_train`` files, label
 maps applied, the per-source counts of ``metrics.json``, and the model's label list.
 
-Each source is read as sentences (syllables + IOB2 tags) with its own scheme and label map; files are joined
-as sentences, never as text.
+Each source is read as sentences (syllables + IOB2 tags) with its own reading options (format, tag column,
+word tokens, scheme; see :mod:`vietner.formats`) and label map; files are joined as sentences, never as text.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict, concatenate_datasets
 
-from .config import DataConfig, warn
-from .corpus import CorpusFormatError, Sentence, apply_label_map, read_conll, read_corpus, to_dataset
+from .config import DataConfig, ReadOptions, warn
+from .corpus import CorpusFormatError, Sentence, apply_label_map, read_corpus, to_dataset
 from .encoding import Preprocessor
+from .formats import describe_tokens, read_source
 from .schema import entity_type, labels_for, types_of
 
 __all__ = ["DataError", "SPLITS", "load_splits", "source_counts", "format_sources", "training_labels", "train_words"]
@@ -27,18 +28,21 @@ class DataError(ValueError):
     """Training data that cannot be used; the message is one line saying what and where."""
 
 
-def load_splits(data: DataConfig) -> DatasetDict:
+def load_splits(data: DataConfig, reading: dict[str, dict[str, Any]] | None = None) -> DatasetDict:
     """Return the train/dev/test sentences (``sent_id``, ``tokens``, ``tags`` columns) named by ``data``.
 
-    Either the project corpus (``data.dir`` + ``data.splits``) or the user's own three CoNLL files, with
-    ``data.label_map`` applied to all three. The training split then gets the sentences of each
-    ``data.extra_train`` file, read on its own with its scheme and label map (files are joined as
-    sentences, never as text); its ``source`` column says where each came from (0: the train split,
-    ``i``: ``extra_train[i - 1]``). A map key that never occurs in its data, or a type an extra file brings
-    that train/dev/test lack, is a one-line warning. Raises ``CorpusFormatError`` for a missing or
-    unreadable file (naming its config key) and ``DataError`` for an empty split.
+    Either the project corpus (``data.dir`` + ``data.splits``) or the user's own three files (read with
+    ``data``'s reading options, see :mod:`vietner.formats`), with ``data.label_map`` applied to all three.
+    The training split then gets the sentences of each ``data.extra_train`` file, read on its own with its
+    options and label map (files are joined as sentences, never as text); its ``source`` column says where
+    each came from (0: the train split, ``i``: ``extra_train[i - 1]``). How each file was read (format,
+    word tokens split) goes into ``reading`` by config key. A map key that never occurs in its data, a
+    type an extra file brings that train/dev/test lack, another tag column holding more entities, or
+    repaired tags, is a one-line warning. Raises ``CorpusFormatError`` for a missing or unreadable file
+    (naming its config key) and ``DataError`` for an empty split.
     """
-    splits, sources = _primary_splits(data)
+    reading = {} if reading is None else reading
+    splits, sources = _primary_splits(data, reading)
     for split in SPLITS:
         if not splits[split]:
             raise DataError(f"the {split} split is empty: no sentences in {sources[split]}")
@@ -46,7 +50,7 @@ def load_splits(data: DataConfig) -> DatasetDict:
     parts = [to_dataset(splits["train"])]
     for i, source in enumerate(data.extra_train):
         key = f"data.extra_train[{i}]"
-        sentences = _read_source(source.path, source.scheme, source.label_map, key)
+        sentences = _read_source(source.path, source, source.label_map, key, reading)
         # The types it can bring: its map's targets, or without a map every type of the file.
         targets = source.label_map.values() if source.label_map is not None else types_of(t for s in sentences for t in s.tags)
         brought = set(targets) - {"O"}
@@ -58,11 +62,11 @@ def load_splits(data: DataConfig) -> DatasetDict:
     return DatasetDict({"train": train, "dev": to_dataset(splits["dev"]), "test": to_dataset(splits["test"])})
 
 
-def _primary_splits(data: DataConfig) -> tuple[dict[str, list[Sentence]], dict[str, str]]:
+def _primary_splits(data: DataConfig, reading: dict[str, dict[str, Any]]) -> tuple[dict[str, list[Sentence]], dict[str, str]]:
     """The train/dev/test sentences with ``data.label_map`` applied, and where each split came from."""
     if data.train_file:
         files = {"train": data.train_file, "dev": data.dev_file, "test": data.test_file}
-        splits = {split: _read_source(path, data.scheme, data.label_map, f"data.{split}_file") for split, path in files.items()}
+        splits = {split: _read_source(path, data, data.label_map, f"data.{split}_file", reading) for split, path in files.items()}
         return splits, {split: str(path) for split, path in files.items()}
     corpus = read_corpus(data.dir, data.splits)
     # One warning per unused key for the whole corpus, not one per split.
@@ -72,21 +76,27 @@ def _primary_splits(data: DataConfig) -> tuple[dict[str, list[Sentence]], dict[s
     return splits, {split: f"the {split!r} articles of {data.splits}" for split in SPLITS}
 
 
-def _read_source(path: str, scheme: str, label_map: dict[str, str] | None, key: str) -> list[Sentence]:
-    """Read one CoNLL file of the config key ``key`` and apply its label map, warning of unused map keys."""
+def _read_source(
+    path: str, options: ReadOptions, label_map: dict[str, str] | None, key: str, reading: dict[str, dict[str, Any]]
+) -> list[Sentence]:
+    """Read one file of the config key ``key`` and apply its label map, warning of what went unseen; how it
+    was read goes into ``reading[key]``."""
     try:
-        sentences = read_conll(path, scheme)
+        read = read_source(path, options)
     except CorpusFormatError as error:
         raise CorpusFormatError(f"{key}: {error}") from None
-    mapped, notes = apply_label_map(sentences, label_map, str(path))
-    for note in notes:
+    mapped, notes = apply_label_map(read.sentences, label_map, str(path))
+    for note in [f"{key}: {note}" for note in read.notes] + notes:
         warn(note)
+    reading[key] = {"format": read.format, "tokens_setting": read.tokens_setting, "tokens": read.tokens,
+                    "tokens_split": read.tokens_split, "tags_repaired": len(read.repaired)}
     return mapped
 
 
-def source_counts(splits: DatasetDict, data: DataConfig) -> list[dict[str, Any]]:
+def source_counts(splits: DatasetDict, data: DataConfig, reading: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Sentences and entities (by type, after label maps) of each source of the training split, then of
-    dev and test: the ``sources`` entry of ``metrics.json``."""
+    dev and test, with how each file was read (``reading`` from :func:`load_splits`): the ``sources``
+    entry of ``metrics.json``."""
     names = [("data.train_file", data.train_file) if data.train_file else ("data.dir", f"{data.dir} ({data.splits})")]
     names += [(f"data.extra_train[{i}]", source.path) for i, source in enumerate(data.extra_train)]
     train = splits["train"]
@@ -97,7 +107,7 @@ def source_counts(splits: DatasetDict, data: DataConfig) -> list[dict[str, Any]]
     for split in ("dev", "test"):
         key, path = (f"data.{split}_file", getattr(data, f"{split}_file")) if data.train_file else names[0]
         rows.append(_counts(split, key, path, splits[split]["tags"]))
-    return rows
+    return [{**row, **(reading or {}).get(row["source"], {})} for row in rows]
 
 
 def _counts(split: str, key: str, path: str, sentences_tags: Sequence[Sequence[str]]) -> dict[str, Any]:
@@ -112,6 +122,7 @@ def format_sources(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(
         f"{row['split']} <- {row['source']} {row['path']}: {row['sentences']} sentences, {row['entities']} entities"
         + (f" ({', '.join(f'{kind} {n}' for kind, n in row['by_type'].items())})" if row["by_type"] else "")
+        + (f"; {row['format']}, {describe_tokens(row['tokens_setting'], row['tokens'], row['tokens_split'])}" if "tokens" in row else "")
         for row in rows
     )
 

@@ -194,7 +194,10 @@ def write_jsonl(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None
     atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), overwrite=True)
 
 
-def run_metadata(config: Config, labels: Sequence[str], processes: int, splits: DatasetDict, preprocessor: Preprocessor) -> dict[str, Any]:
+def run_metadata(
+    config: Config, labels: Sequence[str], processes: int, splits: DatasetDict, preprocessor: Preprocessor,
+    reading: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The head of ``metrics.json``: what was trained, on which labels, how the kept model is chosen, and the
     best F1 the segmentation allows on dev and test."""
     return {
@@ -203,7 +206,7 @@ def run_metadata(config: Config, labels: Sequence[str], processes: int, splits: 
         "labels": list(labels),
         "selected_on": "last epoch" if config.train.select_on == "last" else "dev micro F1 of the entities predict() returns",
         "processes": processes,
-        "sources": source_counts(splits, config.data),
+        "sources": source_counts(splits, config.data, reading),
         "segmentation_ceiling_f1": {split: segmentation_ceiling(splits[split], preprocessor) for split in ("dev", "test")},
     }
 

@@ -18,7 +18,7 @@ from .corpus import SPLITS, CorpusFormatError, Sentence, read_conll, read_conll_
 from .schema import DEFAULT_TYPES, entity_type, iob2_problem, labels_for, types_of
 from .text import split_sentences, tokens as tokenize
 
-__all__ = ["FileSummary", "Problem", "validate_corpus", "validate_file", "validate_splits"]
+__all__ = ["FileSummary", "Problem", "summarize", "validate_corpus", "validate_file", "validate_splits"]
 
 _SPACE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]+")
 _LABELS = frozenset(labels_for(DEFAULT_TYPES))
@@ -288,15 +288,29 @@ def _spelling_problem(sentence: Sentence) -> str | None:
     return None
 
 
-def validate_file(path: str | os.PathLike, scheme: str = "IOB2") -> tuple[list[Problem], FileSummary]:
+def summarize(sentences: list[Sentence]) -> FileSummary:
+    """What ``sentences`` hold; a malformed tag counts as ``O``, so seqeval does not guess an entity from it."""
+    tags = [[tag if entity_type(tag) else "O" for tag in sentence.tags] for sentence in sentences]
+    return FileSummary(
+        len(sentences),
+        sum(len(sentence.tokens) for sentence in sentences),
+        sum(len(get_entities(t)) for t in tags),
+        tuple(types_of(tag for t in tags for tag in t)),
+    )
+
+
+def validate_file(
+    path: str | os.PathLike, scheme: str = "IOB2", tag_column: int | None = None, repair: bool = False
+) -> tuple[list[Problem], FileSummary]:
     """Check a user's CoNLL file with the rules that apply to any such file, collecting every problem.
 
     It must read (UTF-8; the same number of columns on every token line; tags valid for ``scheme``; no
     empty tokens), and a sentence that has a ``# text`` must be spelled by its tokens. The project
     corpus's own rules (its five types, ``# sent_id``/``# text`` on every sentence, the raw articles) are
-    :func:`validate_corpus`'s. Returns the problems, sorted by line, and what the file holds.
+    :func:`validate_corpus`'s. Tags are read from ``tag_column`` (None: the last; a column the file lacks
+    raises ``CorpusFormatError``); ``repair`` reads a stray ``I-X`` as ``B-X``. Returns the problems, sorted by line, and what the file holds.
     """
-    sentences, _, messages = read_conll_problems(path, scheme)
+    sentences, _, messages = read_conll_problems(path, scheme, tag_column=tag_column, repair=repair)
     problems = [_problem_from_text(message) for message in messages]
     for sentence in sentences:
         problem = _spelling_problem(sentence) if sentence.text else None
@@ -304,12 +318,4 @@ def validate_file(path: str | os.PathLike, scheme: str = "IOB2") -> tuple[list[P
             problems.append(Problem(str(path), sentence.line, problem))
     if not sentences and not problems:
         problems.append(Problem(str(path), 1, "no sentences"))
-    # A malformed tag is reported above; counted as O so seqeval does not guess an entity from it.
-    tags = [[tag if entity_type(tag) else "O" for tag in sentence.tags] for sentence in sentences]
-    summary = FileSummary(
-        len(sentences),
-        sum(len(sentence.tokens) for sentence in sentences),
-        sum(len(get_entities(t)) for t in tags),
-        tuple(types_of(tag for t in tags for tag in t)),
-    )
-    return sorted(problems), summary
+    return sorted(problems), summarize(sentences)
