@@ -20,8 +20,10 @@ from ..annotation import (
     sentences_to_markup,
 )
 from ..data_card import build_card
+from ..config import ReadOptions
 from ..corpus import CorpusFormatError, atomic_write_text, read_conll, write_conll
-from ..validate import validate_corpus, validate_file, validate_splits
+from ..formats import add_reading_arguments, file_format, is_saved_dataset, read_source, reading_options
+from ..validate import summarize, validate_corpus, validate_file, validate_splits
 
 
 def _draft(args: argparse.Namespace) -> int:
@@ -76,13 +78,18 @@ def _export(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     paths = args.paths or ["data/annotated"]
-    # One folder (or a name that is no file) is the project corpus; files are a user's own data.
-    if len(paths) == 1 and not Path(paths[0]).is_file() and not Path(paths[0]).suffix:
+    # One folder (or a name that is no file) is the project corpus; files (and datasets) are a user's own data.
+    if len(paths) == 1 and not Path(paths[0]).is_file() and not Path(paths[0]).suffix and not is_saved_dataset(paths[0]):
         if args.scheme:
             print("error: --scheme applies to files; the corpus folder is always IOB2", file=sys.stderr)
             return 2
         return _validate_corpus(paths[0], args.raw)
-    return _validate_files(paths, args.scheme or "IOB2")
+    options = reading_options(args, scheme=args.scheme or "IOB2")
+    try:
+        return _validate_files(paths, options)
+    except CorpusFormatError as error:  # a setting the file does not fit, or a JSON/dataset file that does not read
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 def _validate_corpus(folder: str, raw: str | None) -> int:
@@ -96,21 +103,31 @@ def _validate_corpus(folder: str, raw: str | None) -> int:
     return 0
 
 
-def _validate_files(paths: list[str], scheme: str) -> int:
+def _validate_files(paths: list[str], options: ReadOptions) -> int:
     failed = 0
     for path in paths:
-        if Path(path).is_dir():
-            print(f"{path}: is a folder; give CoNLL files, or one folder alone for the corpus check")
+        fmt = file_format(path, options.format)
+        if Path(path).is_dir() and fmt != "disk":
+            print(f"{path}: is a folder; give data files, or one folder alone for the corpus check")
             failed += 1
             continue
-        problems, summary = validate_file(path, scheme)
+        # CoNLL files are checked line by line (every problem); the other formats stop at the first.
+        problems, summary = [], None
+        if fmt == "conll":
+            problems, summary = validate_file(path, options.scheme, options.tag_column, options.on_invalid_tag == "repair")
         for problem in problems:
             print(problem)
         if problems:
             print(f"{len(problems)} problem(s) in {path}; read: {summary}", file=sys.stderr)
             failed += 1
-        else:
-            print(f"ok: {path} reads as {scheme}: {summary}")
+            continue
+        read = read_source(path, options)
+        print(f"ok: {path} reads as {fmt}, {options.scheme}: {summarize(read.sentences)}; {read.describe()}")
+        if len(read.layers) > 1:  # several tag columns: say what each holds
+            for layer in read.layers:
+                print(f"  {layer}")
+        for note in read.notes:
+            print(f"warning: {note}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -175,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     val.add_argument("--raw", default=None, help="folder of raw .txt articles (default: raw/ beside DIR)")
     val.add_argument("--scheme", choices=["IOB1", "IOB2"], type=str.upper, default=None,
                      help="tag scheme of FILEs (default: IOB2)")
+    add_reading_arguments(val)
     val.set_defaults(run=_validate)
     spl = commands.add_parser("splits", help="check splits.json: every article in one split, every type in dev/test")
     spl.add_argument("splits", nargs="?", default="data/splits.json", help="default: %(default)s")

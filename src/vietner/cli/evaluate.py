@@ -15,6 +15,7 @@ from ..corpus import (
     apply_label_map,
     read_conll,
 )
+from ..formats import add_reading_arguments, read_source, reading_options
 from ..storage import atomic_write_text
 from ..schema import check_label_map, parse_label_map, types_of
 from ..evaluation.analysis import evaluate_tags
@@ -112,7 +113,7 @@ def _gold_and_pred(args: argparse.Namespace) -> tuple[list, list | None, str]:
     if args.predictions:
         sentences, pred = read_predictions(args.predictions)
         return sentences, pred, f"predictions file {args.predictions}"
-    sentences = read_conll(args.data) if args.data else load_split(args.split, args.data_dir, args.splits)
+    sentences = _read_data(args) if args.data else load_split(args.split, args.data_dir, args.splits)
     if not sentences:
         raise CorpusFormatError(f"{args.data or args.split}: no sentences")
     source = f"{args.data or f'split {args.split!r} of {args.data_dir}'}"
@@ -124,6 +125,16 @@ def _gold_and_pred(args: argparse.Namespace) -> tuple[list, list | None, str]:
         return sentences, None, source
     pred = ModelTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)(sentences)
     return sentences, pred, f"model {args.model} on {source}"
+
+
+def _read_data(args: argparse.Namespace) -> list:
+    """The sentences of ``--data``, read as its reading options say (any format, in syllables)."""
+    read = read_source(args.data, reading_options(args, scheme=args.scheme))
+    for note in read.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    if read.tokens == "words":
+        print(f"{args.data}: {read.describe()}", file=sys.stderr)
+    return read.sentences
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -204,12 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--model", help="model directory written by train.py (scored through NerTagger.predict)")
     source.add_argument("--predictions", help="CoNLL file with TOKEN ... GOLD PRED columns; no model needed")
     source.add_argument("--split", default="test", help="split of --splits to score (default: test)")
-    source.add_argument("--data", help="a gold CoNLL file to score instead of a split")
+    source.add_argument("--data", help="a gold file to score instead of a split: CoNLL, JSON lines, Parquet or a "
+                        "save_to_disk folder, read with the options below")
     source.add_argument("--data-dir", default="data/annotated", help="folder of gold .conll articles (default: data/annotated)")
     source.add_argument("--splits", default="data/splits.json", help="splits file (default: data/splits.json)")
     source.add_argument("--label-map", type=_label_map, metavar="SRC=DST,...",
                         help="rename the gold types (of --data or the split, and of --train) before scoring, as "
                         "data.label_map does in training (e.g. NAME=PER,LOCATION=LOC; types it does not name become O)")
+    source.add_argument("--scheme", choices=["IOB1", "IOB2"], type=str.upper, default="IOB2", help="tag scheme of --data (default: IOB2)")
+    add_reading_arguments(source)
     source.add_argument("--train", help="gold CoNLL file the dictionary baseline learns from (default: the train split)")
     source.add_argument("--baselines", nargs="*", choices=["dictionary", "underthesea"], default=None,
                         help="baselines scored on the same sentences (default: both, except with --predictions; "
