@@ -288,7 +288,10 @@ def test_a_user_file_in_its_own_format_validates(tmp_path, capsys):
     assert main(["validate", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"ok: {path}" in out
-    assert "2 sentences, 24 tokens, 10 entities" in out
+    # Counted as training reads it: its 4 word tokens (Bệnh_nhân, Nguyễn_Văn_A, ...) split into syllables.
+    assert "2 sentences, 29 tokens, 10 entities" in out and "tokens: auto -> words, 4 word tokens split into syllables" in out
+    assert main(["validate", str(path), "--tokens", "syllables"]) == 0
+    assert "2 sentences, 24 tokens, 10 entities" in capsys.readouterr().out
     assert "types: " + ", ".join(PHONER_TYPES) in out
 
 
