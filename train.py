@@ -31,7 +31,8 @@ from vietner.batching import encode_train, train_loader
 from vietner.checkpoints import RunState, check_resumable, load_checkpoint, prepare_output_dir, save_checkpoint
 from vietner.evaluation.taggers import dictionary_baseline_f1
 from vietner.predictor import Predictor
-from vietner.sources import DataError, format_sources, load_splits, train_words, training_labels
+from vietner.schema import labels_for
+from vietner.sources import DataError, format_sources, load_splits, train_words, training_types
 from vietner.storage import atomic_write_text
 from vietner.training import (
     EpochMeter, final_summary, make_accelerator, make_optimizer, make_scheduler, model_settings, run_metadata,
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace, state: RunState) -> int:
     # ---- data: sentences -> words; the model's labels -----------------------------------------------
     reading: dict = {}
     splits = load_splits(config.data, reading)
-    labels = training_labels(splits)
+    labels = labels_for(training_types(splits))
     preprocessor = Preprocessor(None, config.data)
     words = train_words(splits["train"], preprocessor)
 
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace, state: RunState) -> int:
     total_steps = min(total_steps, train.max_steps or total_steps)
     scheduler = accelerator.prepare(make_scheduler(optimizer, train, total_steps, accelerator.num_processes))
     sampler = getattr(loader.batch_sampler, "batch_sampler", loader.batch_sampler)  # ours, inside accelerate's shard
-    predictor = Predictor(accelerator.unwrap_model(model), tokenizer, config.data, preprocessor.segmenter, autocast=accelerator.autocast)
+    predictor = Predictor(accelerator.unwrap_model(model), preprocessor, autocast=accelerator.autocast)  # the run's one preprocessor
     if args.resume:
         vars(state).update(load_checkpoint(accelerator, out / "checkpoints" / "last"))
         accelerator.print(f"resumed after epoch {state.epoch} (step {state.step}, best dev F1 {state.best_f1:.4f})")

@@ -42,8 +42,9 @@ from datasets import Dataset
 from vietner.config import ScratchConfig, load_config
 from vietner.corpus import read_conll, to_dataset
 from vietner.encoding import Preprocessor
-from vietner.modeling import NerModel, phobert_base_config, scratch_tokenizer
-from vietner.schema import label_list
+from vietner.modeling import NerModel, phobert_base_config
+from vietner.vocabulary import scratch_tokenizer
+from vietner.schema import labels_for, types_of
 from vietner.batching import encode_train, train_loader
 from vietner.sources import train_words
 from vietner.training import EpochMeter, make_optimizer, make_scheduler
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no .conll files in {args.data}", file=sys.stderr)
         return 2
     dataset = to_dataset(s for f in files for s in read_conll(f))
-    labels = label_list(dataset["tags"])
+    labels = labels_for(types_of(tag for tags in dataset["tags"] for tag in tags))
     preprocessor = Preprocessor(None, config.data)
     words = train_words(dataset, preprocessor)
     with tempfile.TemporaryDirectory() as directory:

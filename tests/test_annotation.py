@@ -4,6 +4,7 @@ import pytest
 
 from vietner.annotation import MarkupError, draft_markup, parse_markup, sentences_to_markup
 from vietner.corpus import read_conll, write_conll
+from vietner.spans import Entity
 
 RAW = (
     "Hà Nội và Gyeonggi hợp tác\n"
@@ -155,4 +156,7 @@ def test_a_sentence_the_annotator_deleted_is_not_compared():
     pre = read_markup("[LOC Seoul] và Hà Nội.\n[PER An] đến.\n")
     final = read_markup("Seoul và [LOC Hà Nội].\n")
     changes = compare_markup(pre, final)
-    assert [(c.kind, c.before, c.after) for c in changes] == [("removed", (0, 5, "LOC"), None), ("added", None, (9, 15, "LOC"))]
+    assert [(c.kind, c.before, c.after) for c in changes] == [
+        ("removed", Entity(0, 5, "LOC", "Seoul"), None),
+        ("added", None, Entity(9, 15, "LOC", "Hà Nội")),
+    ]

@@ -10,15 +10,15 @@ from vietner.corpus import (
     Sentence,
     atomic_write_text,
     format_conll,
-    from_hf_dataset,
     iob1_to_iob2,
-    label_list,
     load_conll,
     load_corpus,
     read_conll,
     read_splits,
     write_conll,
 )
+from vietner.formats import from_hf_dataset
+from vietner.schema import labels_for, types_of
 
 HANOI = Sentence(
     ("Sáng", "7/9", ",", "Hà", "Nội", "đón", "bà", "Kang", "Kum-Sil", "."),
@@ -152,13 +152,10 @@ def test_from_hf_dataset_errors():
         from_hf_dataset(broken)
 
 
-def test_label_list_is_derived_from_the_data_with_o_first():
+def test_the_label_list_is_derived_from_the_data_with_o_first_and_both_labels_of_each_type():
     dataset = Dataset.from_dict({"tags": [["B-PER", "I-PER", "O"], ["B-LOC"]]})
-    other = Dataset.from_dict({"tags": [["B-DATE", "I-DATE"], ["O"]]})
-    assert label_list(dataset) == ["O", "B-LOC", "B-PER", "I-PER"]
-    assert label_list(DatasetDict({"train": dataset, "test": other})) == [
-        "O", "B-DATE", "I-DATE", "B-LOC", "B-PER", "I-PER",
-    ]
+    assert labels_for(types_of(t for tags in dataset["tags"] for t in tags)) == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    assert labels_for(["PER", "DATE", "PER"]) == ["O", "B-DATE", "I-DATE", "B-PER", "I-PER"]
 
 
 def _tiny_corpus(tmp_path):
@@ -178,7 +175,7 @@ def test_load_corpus(tmp_path):
     assert corpus["train"]["sent_id"] == ["a-1", "a-1", "a-2"]
     assert corpus["dev"]["tokens"] == [["2,34", "tỷ", "USD"]]
     assert len(corpus["test"]) == 0
-    assert label_list(corpus) == [
+    assert labels_for(types_of(t for split in corpus.values() for tags in split["tags"] for t in tags)) == [
         "O", "B-DATE", "I-DATE", "B-LOC", "I-LOC", "B-MONEY", "I-MONEY", "B-PER", "I-PER",
     ]
 

@@ -18,6 +18,7 @@ from seqeval.metrics import (
 from seqeval.scheme import IOB2
 
 from vietner.corpus import CorpusFormatError, Sentence, write_conll
+from vietner.spans import Entity, Span
 from vietner.evaluation import (
     DictionaryTagger,
     ModelTagger,
@@ -28,7 +29,7 @@ from vietner.evaluation import (
     cross_validate,
     errors,
     evaluate_tags,
-    extract_entities,
+    entities,
     folds,
     format_confusion,
     format_cross_validation,
@@ -208,8 +209,8 @@ def test_scores_equal_seqeval_own(gold_pred, mode):
 def test_modes_really_differ_here(gold_pred):
     _, gold, pred = gold_pred
     assert score_report(gold, pred, "strict")["micro avg"]["f1"] != score_report(gold, pred, "default")["micro avg"]["f1"]
-    assert extract_entities(["I-LOC", "I-LOC"], "strict") == set()
-    assert extract_entities(["I-LOC", "I-LOC"], "default") == {("LOC", 0, 2)}
+    assert entities(["I-LOC", "I-LOC"], "strict") == []
+    assert entities(["I-LOC", "I-LOC"], "default") == [Span("LOC", 0, 2)]
 
 
 def test_cli_scores_a_predictions_file_with_the_hand_worked_numbers(predictions_file, tmp_path, capsys):
@@ -364,7 +365,8 @@ def test_token_offsets_and_spans_to_tags():
     hanoi = text.index("Hà Nội")
     kang = text.index("Kang")
     # A span that cuts a token ("Kum" of "Kum-Sil") takes the whole token.
-    tags = spans_to_tags(offsets, [(kang, kang + 8, "PER"), (hanoi, hanoi + 6, "LOC")])
+    found = [Entity(kang, kang + 8, "PER", text[kang : kang + 8]), Entity(hanoi, hanoi + 6, "LOC", text[hanoi : hanoi + 6])]
+    tags = spans_to_tags(offsets, found)
     assert tags == ["O"] * 5 + ["B-LOC", "I-LOC", "O", "O", "B-PER", "I-PER", "O"]
     with pytest.raises(ValueError, match="not found"):
         token_offsets(text, ["Sáng", "Hà"])
@@ -439,7 +441,7 @@ def test_underthesea_labels_mapped_and_words_aligned():
     tagger = UndertheseaTagger(ner=lambda t: rows[t])
     sentence = sent("Ông/O Lê/B-PER Văn/I-PER Hoà/I-PER ở/O Hà/B-LOC Nội/I-LOC gặp/O người/O Hàn/O Quốc/O ,/O Bộ/B-ORG Y/I-ORG tế/I-ORG ./O", text=text)
     assert UndertheseaTagger(ner=lambda t: rows[t])([sentence])[0] == list(sentence.tags)
-    assert [label for _, _, label in tagger.spans(text)] == ["PER", "LOC", "ORG"]
+    assert [entity.label for entity in tagger.spans(text)] == ["PER", "LOC", "ORG"]
 
 
 def test_underthesea_runs_offline_on_a_plain_sentence():

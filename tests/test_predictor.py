@@ -9,7 +9,6 @@ import json
 import random
 
 import pytest
-import torch
 from tagger_fixtures import LABELS, SYLLABLES, lookup_model, write_tokenizer
 from safetensors.torch import load_file
 from test_training import synthetic_sentence, long_sentence, tiny_args, train_main  # noqa: F401 (fixture)
@@ -113,7 +112,11 @@ def test_special_token_strings_in_text_are_split_as_text(tmp_path):
     ids = [i for pieces in tagger.predictor.preprocessor.pieces(["Hà<pad>Nội", "<s>", "</s>"]) for i in pieces]
     specials = {tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.mask_token_id}
     assert not specials & set(ids)
-    assert tagger.predict("Hà<pad>Nội và <mask> Hà") == tagger.predict("Hà<pad>Nội và <mask> Hà")
+    # Differential: the special-token strings tag exactly as plain strings of the same length would.
+    with_specials = tagger.predict("Hà<pad>Nội và <mask> Hà")
+    plain = tagger.predict("Hà<abc>Nội và <efgh> Hà")
+    assert [(e.start, e.end, e.label) for e in with_specials] == [(e.start, e.end, e.label) for e in plain]
+    assert ("LOC", "Hà") in [(e.label, e.text) for e in with_specials]
 
 
 def test_max_length_over_the_checkpoints_limit_is_a_config_error(train_main, tmp_path, capsys):  # noqa: F811
@@ -127,4 +130,3 @@ def test_max_length_over_the_checkpoints_limit_is_a_config_error(train_main, tmp
     assert train_main(tiny_args(files, tmp_path / "run", f"model.name_or_path={checkpoint}", "data.max_length=512")) == 2
     err = capsys.readouterr().err
     assert "data.max_length" in err and "256" in err and "Traceback" not in err
-    assert torch.tensor(0) is not None

@@ -215,7 +215,8 @@ def test_missing_model_directory_and_settings_are_clear_errors(tmp_path, model_d
 def test_device_choices(model_dir):
     assert NerTagger.from_pretrained(model_dir, device="auto").device.type == ("cuda" if torch.cuda.is_available() else "cpu")
     if torch.cuda.is_available():
-        assert NerTagger.from_pretrained(model_dir, device="cuda").predict(HEADLINE) is not None
+        on_gpu = NerTagger.from_pretrained(model_dir, device="cuda").predict(HEADLINE)
+        assert [(e.start, e.end, e.label) for e in on_gpu] == [(e.start, e.end, e.label) for e in NerTagger.from_pretrained(model_dir).predict(HEADLINE)]
     else:
         with pytest.raises(RuntimeError, match="CUDA is not available"):
             NerTagger.from_pretrained(model_dir, device="cuda")

@@ -19,7 +19,8 @@ from vietner.config import TrainConfig, load_config
 from vietner.corpus import Sentence, load_conll, write_conll
 from vietner.encoding import IGNORE_INDEX, Preprocessor
 from vietner.batching import LengthGroupedBatches, collate, encode_train
-from vietner.sources import DataError, load_splits, train_words, training_labels
+from vietner.schema import labels_for
+from vietner.sources import DataError, load_splits, train_words, training_types
 from vietner.training import optimizer_groups
 
 ROOT = Path(__file__).parent.parent
@@ -374,16 +375,16 @@ def test_two_processes_score_each_dev_sentence_once_and_one_writes(tmp_path):
 
 def test_labels_come_from_training_and_errors_name_the_sentence(corpus):
     splits = load_splits(load_config(None, [f"data.{s}_file={p}" for s, p in corpus.items()]).data)
-    labels = training_labels(splits)
+    labels = labels_for(training_types(splits))
     assert labels[0] == "O" and len(labels) == 11 and labels[1:3] == ["B-DATE", "I-DATE"]
 
 
 def test_training_windows_respect_the_limit_and_label_each_word_once(corpus):
     data = load_config(None, [f"data.{s}_file={p}" for s, p in corpus.items()]).data
     splits = load_splits(data)
-    labels = training_labels(splits)
+    labels = labels_for(training_types(splits))
     from vietner.config import ScratchConfig
-    from vietner.modeling import scratch_tokenizer
+    from vietner.vocabulary import scratch_tokenizer
     from vietner.segment import syllable_tags, word_tags
 
     preprocessor = Preprocessor(None, data)
@@ -471,7 +472,7 @@ def test_nfd_bom_and_crlf_copies_train_exactly_as_the_nfc_file(corpus, tmp_path)
     import unicodedata
 
     from vietner.config import ScratchConfig
-    from vietner.modeling import scratch_tokenizer
+    from vietner.vocabulary import scratch_tokenizer
 
     text = Path(corpus["train"]).read_text(encoding="utf-8")
     copies = {
@@ -493,7 +494,7 @@ def test_nfd_bom_and_crlf_copies_train_exactly_as_the_nfc_file(corpus, tmp_path)
         strings = [w for t, s in zip(splits["train"]["tokens"], words) for w in preprocessor.word_strings(t, s)]
         tokenizer = tokenizer or scratch_tokenizer(strings, tmp_path / "tok", ScratchConfig(bpe_vocab_size=300))
         preprocessor.tokenizer = tokenizer
-        encoded[name] = (strings, encode_train(splits["train"], words, preprocessor, training_labels(splits)).to_dict())
+        encoded[name] = (strings, encode_train(splits["train"], words, preprocessor, labels_for(training_types(splits))).to_dict())
     for name in copies:
         assert encoded[name] == encoded["nfc"], name  # same words, same subwords, same tags
 
@@ -750,7 +751,8 @@ def stage_one_model(directory: Path, corpus: dict[str, Path], labels: list[str],
     import transformers
 
     from vietner.config import ModelConfig, Preprocessing, ScratchConfig
-    from vietner.modeling import ModelSettings, build_model, save_model_dir, scratch_tokenizer
+    from vietner.modeling import ModelSettings, build_model, save_model_dir
+    from vietner.vocabulary import scratch_tokenizer
 
     transformers.set_seed(1)
     words = [w for tokens in load_conll(corpus["train"])["tokens"] for w in tokens]
@@ -805,7 +807,7 @@ def test_learned_vocabulary_spells_tones_as_phobert_does(tmp_path):
     # Trained with tone normalization (the default), the scratch vocabulary holds "Thành_uỷ", as PhoBERT's
     # does, and no new-placement "ủy"/"òa" spelling, though the corpus writes "Thành ủy" and "Hòa Lạc".
     from vietner.config import ScratchConfig
-    from vietner.modeling import learn_bpe
+    from vietner.vocabulary import learn_bpe
 
     data = load_config(ROOT / "configs" / "tiny.yaml").data
     data.dir, data.splits = str(ROOT / "data" / "annotated"), str(ROOT / "data" / "splits.json")

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .corpus import Sentence
 from .schema import DEFAULT_TYPES
+from .spans import Entity, entities, mark
 from .text import split_sentences, tokenize
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
     "MARKUP_TYPES",
     "MarkedSentence",
     "Change",
-    "mark_entities",
     "draft_markup",
     "read_markup",
     "parse_markup",
@@ -50,8 +50,6 @@ class MarkupError(ValueError):
     """A markup file that cannot be imported; the message names the file and line."""
 
 
-# An entity in a sentence's text: start and end character offsets and its type.
-Marked = tuple[int, int, str]
 CHANGE_KINDS = ("kept", "added", "removed", "relabelled", "re-bounded")
 
 
@@ -61,7 +59,7 @@ class MarkedSentence:
 
     line: int
     text: str
-    entities: tuple[Marked, ...]
+    entities: tuple[Entity, ...]
 
 
 @dataclass(frozen=True)
@@ -71,24 +69,12 @@ class Change:
     kind: str
     line: int
     text: str
-    before: Marked | None
-    after: Marked | None
-
-
-def mark_entities(text: str, entities: Iterable[Marked]) -> str:
-    """Return ``text`` with ``entities`` marked as ``[TYPE text]``; of overlapping entities the first is kept."""
-    out, cursor = [], 0
-    for start, end, label in sorted(entities):
-        if start < cursor:
-            continue
-        out.append(text[cursor:start] + f"[{label} {text[start:end]}]")
-        cursor = end
-    out.append(text[cursor:])
-    return "".join(out)
+    before: Entity | None
+    after: Entity | None
 
 
 def draft_markup(
-    raw_text: str, stem: str, seen: set[str], tag: Callable[[list[str]], list[list[Marked]]] | None = None
+    raw_text: str, stem: str, seen: set[str], tag: Callable[[list[str]], list[list[Entity]]] | None = None
 ) -> str:
     """Return a draft markup file for one article: every sentence not already in ``seen``, unmarked, or with
     the entities ``tag`` finds in each sentence's text already marked (a model's pre-annotation).
@@ -101,18 +87,19 @@ def draft_markup(
             seen.add(sentence.text)
             new.append((number, sentence.text))
     found = tag([text for _, text in new]) if tag and new else [[] for _ in new]
-    return "\n".join(f"# sent_id = {stem}-{number}\n{mark_entities(text, entities)}\n" for (number, text), entities in zip(new, found))
+    return "\n".join(f"# sent_id = {stem}-{number}\n{mark(text, marked)}\n" for (number, text), marked in zip(new, found))
 
 
-def _tags_for(text: str, entities: Sequence[Marked], where: str) -> tuple[list[str], list[str]]:
+def _tags_for(text: str, marked: Sequence[Entity], where: str) -> tuple[list[str], list[str]]:
     spans = tokenize(text)
     starts = {span.start: i for i, span in enumerate(spans)}
     ends = {span.end: i for i, span in enumerate(spans)}
     tags = ["O"] * len(spans)
-    for start, end, label in entities:
-        if start not in starts or end not in ends:
-            raise MarkupError(f"{where}: entity {text[start:end]!r} ({label}) does not start and end on token boundaries")
-        first, last = starts[start], ends[end]
+    for entity in marked:
+        label = entity.label
+        if entity.start not in starts or entity.end not in ends:
+            raise MarkupError(f"{where}: entity {entity.text!r} ({label}) does not start and end on token boundaries")
+        first, last = starts[entity.start], ends[entity.end]
         tags[first] = f"B-{label}"
         for i in range(first + 1, last + 1):
             tags[i] = f"I-{label}"
@@ -128,19 +115,19 @@ def read_markup(markup: str, path: str = "<markup>") -> list[MarkedSentence]:
     for number, line in enumerate(markup.splitlines(), start=1):
         if not line.strip() or line.startswith("# "):
             continue
-        plain_parts, entities, cursor, length = [], [], 0, 0
+        plain_parts, found, cursor, length = [], [], 0, 0
         for match in _ENTITY.finditer(line):
             before = line[cursor : match.start()]
             plain_parts.append(before)
             length += len(before)
-            entities.append((length, length + len(match.group(2)), match.group(1)))
+            found.append(Entity(length, length + len(match.group(2)), match.group(1), match.group(2)))
             plain_parts.append(match.group(2))
             length += len(match.group(2))
             cursor = match.end()
         plain_parts.append(line[cursor:])
         if re.search(r"\[[A-Z]+ ", _ENTITY.sub("", line)):
             raise MarkupError(f"{path}:{number}: malformed entity markup in {line!r}")
-        sentences.append(MarkedSentence(number, "".join(plain_parts), tuple(entities)))
+        sentences.append(MarkedSentence(number, "".join(plain_parts), tuple(found)))
     return sentences
 
 
@@ -173,13 +160,13 @@ def compare_markup(pre: Sequence[MarkedSentence], final: Sequence[MarkedSentence
     return changes
 
 
-def _sentence_changes(before: Sequence[Marked], sentence: MarkedSentence) -> list[Change]:
+def _sentence_changes(before: Sequence[Entity], sentence: MarkedSentence) -> list[Change]:
     after = set(sentence.entities)
     left = [e for e in before if e not in after]
     right = [e for e in sentence.entities if e not in set(before)]
     pairs = []
     # Same span first (a new type), then any overlap (new bounds), so one edit is never read as two.
-    for same in (lambda a, b: a[:2] == b[:2], lambda a, b: a[0] < b[1] and b[0] < a[1]):
+    for same in (_same_span, lambda a, b: a.start < b.end and b.start < a.end):
         for old in list(left):
             new = next((e for e in right if same(old, e)), None)
             if new is not None:
@@ -187,10 +174,14 @@ def _sentence_changes(before: Sequence[Marked], sentence: MarkedSentence) -> lis
                 left.remove(old)
                 right.remove(new)
     changes = [Change("kept", sentence.line, sentence.text, e, e) for e in before if e in after]
-    changes += [Change("relabelled" if old[:2] == new[:2] else "re-bounded", sentence.line, sentence.text, old, new) for old, new in pairs]
+    changes += [Change("relabelled" if _same_span(old, new) else "re-bounded", sentence.line, sentence.text, old, new) for old, new in pairs]
     changes += [Change("removed", sentence.line, sentence.text, e, None) for e in left]
     changes += [Change("added", sentence.line, sentence.text, None, e) for e in right]
-    return sorted(changes, key=lambda c: (c.before or c.after)[0])
+    return sorted(changes, key=lambda c: (c.before or c.after).start)
+
+
+def _same_span(a: Entity, b: Entity) -> bool:
+    return (a.start, a.end) == (b.start, b.end)
 
 
 def format_changes(changes: Sequence[Change], path: str, compared: int) -> str:
@@ -199,7 +190,7 @@ def format_changes(changes: Sequence[Change], path: str, compared: int) -> str:
     lines = [f"{path}: against the pre-annotation ({compared} sentences): " + ", ".join(f"{counts[k]} {k}" for k in CHANGE_KINDS)]
     for c in changes:
         if c.kind != "kept":
-            shown = [f"[{e[2]} {c.text[e[0]:e[1]]}]" for e in (c.before, c.after) if e is not None]
+            shown = [mark(e.text, [Entity(0, len(e.text), e.label, e.text)]) for e in (c.before, c.after) if e is not None]
             lines.append(f"{path}:{c.line}: {c.kind} {' -> '.join(shown)}")
     return "\n".join(lines)
 
@@ -208,17 +199,8 @@ def sentences_to_markup(sentences: list[Sentence]) -> str:
     """Return ``sentences`` as markup (the inverse of ``parse_markup``), for reviewing gold files."""
     blocks = []
     for sentence in sentences:
-        spans = tokenize(sentence.text)
-        entities, i = [], 0
-        while i < len(spans):
-            tag = sentence.tags[i]
-            j = i + 1
-            if tag.startswith("B-"):
-                while j < len(spans) and sentence.tags[j] == "I-" + tag[2:]:
-                    j += 1
-                entities.append((spans[i].start, spans[j - 1].end, tag[2:]))
-            i = j
-        blocks.append(f"# sent_id = {sentence.sent_id}\n{mark_entities(sentence.text, entities)}\n")
+        offsets = [(span.start, span.end) for span in tokenize(sentence.text)]
+        blocks.append(f"# sent_id = {sentence.sent_id}\n{mark(sentence.text, entities(sentence.tags, 'strict'), offsets)}\n")
     return "\n".join(blocks)
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from .schema import check_label_map, parse_label_map
+from .schema import SCHEMES, check_label_map, parse_label_map
+from .storage import NotUtf8Error, decode_utf8
 from .settings import SETTINGS_FILE, ConfigError, ModelSettings, Preprocessing, position_limit
 
 __all__ = [
@@ -96,7 +97,7 @@ class ReadOptions:
 
     def check_reading(self, prefix: str) -> None:
         """Raise ``ConfigError`` naming the key for a value outside its choices."""
-        choices = {"scheme": (self.scheme.upper(), ("IOB1", "IOB2")), "format": (self.format, FORMATS),
+        choices = {"scheme": (self.scheme.upper(), SCHEMES), "format": (self.format, FORMATS),
                    "tokens": (self.tokens, TOKEN_UNITS), "on_invalid_tag": (self.on_invalid_tag, ON_INVALID_TAG)}
         for key, (value, allowed) in choices.items():
             if value not in allowed:
@@ -381,10 +382,9 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
         try:
-            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except UnicodeDecodeError as error:
-            line = error.object[: error.start].count(b"\n") + 1
-            raise ConfigError(f"{path}:{line}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+            values = yaml.safe_load(decode_utf8(path.read_bytes(), path)) or {}
+        except NotUtf8Error as error:
+            raise ConfigError(str(error)) from None
         except OSError as error:
             raise ConfigError(f"{path}: cannot read ({error.strerror or error})") from None
         except yaml.YAMLError as error:

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 from datasets import Dataset, DatasetDict, Features, Sequence, Value
 
-from .schema import entity_type, iob1_to_iob2, iob2_problem, map_tags, nfc, types_of
-from .storage import atomic_write_text  # re-exported: callers import it from here
+from .schema import check_scheme, entity_type, iob1_to_iob2, iob2_problem, map_tags, nfc, types_of
+from .storage import NotUtf8Error, atomic_write_text, decode_utf8  # atomic_write_text re-exported: callers import it from here
 
 __all__ = [
     "Sentence",
@@ -46,8 +46,6 @@ __all__ = [
     "from_dataset",
     "load_corpus",
     "load_conll",
-    "from_hf_dataset",
-    "label_list",
 ]
 
 SPLITS = ("train", "dev", "test")
@@ -82,11 +80,9 @@ def _decode(path: Path) -> str:
     if not path.is_file():
         raise CorpusFormatError(f"{path}: no such file")
     try:
-        data = path.read_bytes()
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = error.object[: error.start].count(b"\n") + 1
-        raise CorpusFormatError(f"{path}:{line}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+        text = decode_utf8(path.read_bytes(), path)
+    except NotUtf8Error as error:
+        raise CorpusFormatError(str(error)) from None
     except OSError as error:
         raise CorpusFormatError(f"{path}: cannot read ({error.strerror})") from None
     # Editors on Windows write a BOM; left in, it would glue itself to the first token or comment.
@@ -259,8 +255,7 @@ def read_conll_problems(
     and one problem; a ``tag_column`` the file does not have raises ``CorpusFormatError``. With ``repair`` a
     stray ``I-X`` is read as ``B-X``, no problem.
     """
-    if scheme.upper() not in ("IOB1", "IOB2"):
-        raise ValueError(f"scheme must be IOB1 or IOB2, not {scheme!r}")
+    check_scheme(scheme)
     path = Path(path)
     try:
         text = _decode(path)
@@ -302,8 +297,7 @@ def read_conll(
 
 def _read(path: str | os.PathLike, scheme: str, predictions: bool, tag_column: int | None = None, repair: bool = False) -> _ConllReader:
     """Read a CoNLL file, stopping at its first problem with a ``CorpusFormatError`` naming ``file:line``."""
-    if scheme.upper() not in ("IOB1", "IOB2"):
-        raise ValueError(f"scheme must be IOB1 or IOB2, not {scheme!r}")
+    check_scheme(scheme)
     path = Path(path)
 
     def fail(line: int, message: str) -> None:
@@ -444,23 +438,16 @@ def load_conll(paths: str | os.PathLike | Iterable[str | os.PathLike], scheme: s
     return to_dataset(sentence for path in paths for sentence in read_conll(path, scheme))
 
 
-def from_hf_dataset(
-    dataset: Dataset | DatasetDict, tokens_column: str = "tokens", tags_column: str = "ner_tags", scheme: str = "IOB2"
-) -> Dataset | DatasetDict:
-    """Convert a Hugging Face dataset with token and tag columns to this project's shape (see
-    :func:`vietner.formats.from_hf_dataset`, where the dataset readers live)."""
-    from .formats import from_hf_dataset as convert
-
-    return convert(dataset, tokens_column, tags_column, scheme)
-
-
 def from_dataset(dataset: Dataset) -> list[Sentence]:
     """Return the sentences of a dataset in this project's shape (the inverse of :func:`to_dataset`)."""
     return [Sentence(tuple(t), tuple(g), i) for i, t, g in zip(dataset["sent_id"], dataset["tokens"], dataset["tags"])]
 
 
-def label_list(data: Dataset | DatasetDict, tags_column: str = "tags") -> list[str]:
-    """Return the labels occurring in ``data`` (all splits): ``"O"`` first, then by type, ``B-`` before ``I-``."""
-    parts = data.values() if isinstance(data, DatasetDict) else [data]
-    labels = {tag for part in parts for tags in part[tags_column] for tag in tags}
-    return ["O"] + sorted(labels - {"O"}, key=lambda tag: (tag[2:], tag[:2]))
+def __getattr__(name: str) -> Any:
+    # Kept for one release: from_hf_dataset lives in vietner.formats (with the other dataset readers), a
+    # module above this one, so it is imported on demand.
+    if name == "from_hf_dataset":
+        from .formats import from_hf_dataset
+
+        return from_hf_dataset
+    raise AttributeError(f"module 'vietner.corpus' has no attribute {name!r}")

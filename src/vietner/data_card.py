@@ -12,10 +12,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqeval.metrics.sequence_labeling import get_entities
-
 from .corpus import SPLITS, Sentence, read_conll, read_splits
 from .schema import DEFAULT_TYPES
+from .spans import entities
 
 __all__ = ["Counts", "count", "build_card"]
 
@@ -31,10 +30,10 @@ class Counts:
 
 def count(sentences: list[Sentence]) -> Counts:
     """Count sentences, tokens and entities (by type, via seqeval's IOB2 chunking) in ``sentences``."""
-    entities: Counter[str] = Counter()
+    found: Counter[str] = Counter()
     for sentence in sentences:
-        entities.update(kind for kind, _, _ in get_entities(list(sentence.tags)))
-    return Counts(len(sentences), sum(len(sentence.tokens) for sentence in sentences), entities)
+        found.update(span.label for span in entities(sentence.tags))
+    return Counts(len(sentences), sum(len(sentence.tokens) for sentence in sentences), found)
 
 
 def _row(name: list[str], counts: Counts, types: list[str]) -> str:

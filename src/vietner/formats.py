@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from datasets import ClassLabel, Dataset, DatasetDict
-from seqeval.metrics.sequence_labeling import get_entities
 
 from .config import ReadOptions
 from .corpus import FEATURES, CorpusFormatError, Sentence, _decode, _is_tag, check_tags, read_conll_columns
-from .schema import nfc, types_of
+from .schema import check_scheme, nfc, types_of
+from .spans import entities
 
 __all__ = [
     "SourceRead",
@@ -285,8 +285,7 @@ def from_hf_dataset(
     Tags may be strings or integers of a ``ClassLabel`` sequence (as in ``conll2003``'s ``ner_tags``);
     both come out as IOB2 strings. Row numbers become ``sent_id``.
     """
-    if scheme.upper() not in ("IOB1", "IOB2"):
-        raise ValueError(f"scheme must be IOB1 or IOB2, not {scheme!r}")
+    check_scheme(scheme)
     if isinstance(dataset, DatasetDict):
         return DatasetDict(
             {split: _string_tags(part, tokens_column, tags_column, scheme, split) for split, part in dataset.items()}
@@ -332,7 +331,7 @@ def tag_layers(columns: Sequence[Sequence[tuple[str, ...]]]) -> list[TagLayer]:
         flat = [v for sentence in values for v in sentence]
         if not flat or not all(_is_tag(v) for v in flat):
             continue
-        found = Counter(kind for sentence in values for kind, _, _ in get_entities(sentence))
+        found = Counter(span.label for sentence in values for span in entities(sentence))
         if found and set(found) <= CHUNK_TYPES:
             continue
         by_type = {kind: found[kind] for kind in types_of(f"B-{kind}" for kind in found)}
@@ -348,7 +347,7 @@ def _read_column(columns: Sequence[Sequence[tuple[str, ...]]], tag_column: int |
 
 def layer_warning(path: str | os.PathLike, layers: Sequence[TagLayer], read: int, sentences: Sequence[Sentence]) -> str | None:
     """One line when another tag column of the file holds more entities than the one read (column ``read``)."""
-    held = sum(len(get_entities(list(s.tags))) for s in sentences)
+    held = sum(len(entities(s.tags)) for s in sentences)
     richest = max((layer for layer in layers if layer.column != read), key=lambda layer: layer.entities, default=None)
     if richest is None or richest.entities <= held:
         return None

@@ -11,21 +11,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from seqeval.metrics import classification_report
-from seqeval.metrics.sequence_labeling import get_entities
-from seqeval.scheme import IOB2, Entities
+from seqeval.scheme import IOB2
 
-__all__ = ["MODES", "AVERAGES", "EntitySpan", "check_lengths", "extract_entities", "score_report", "entity_scores", "score_modes", "f1"]
+from .spans import MODES, check_mode, entities
 
-MODES = ("strict", "default")
+__all__ = ["MODES", "AVERAGES", "check_lengths", "score_report", "entity_scores", "score_modes", "f1"]
+
 AVERAGES = ("micro avg", "macro avg", "weighted avg")
 Scores = dict[str, Any]
-# An entity inside one sentence: (type, start, end) with token indices, ``end`` exclusive.
-EntitySpan = tuple[str, int, int]
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
 
 
 def check_lengths(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> None:
@@ -37,14 +30,6 @@ def check_lengths(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) 
             raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
 
 
-def extract_entities(tags: Sequence[str], mode: str = "strict") -> set[EntitySpan]:
-    """The entities of one sentence's tags as seqeval reads them in ``mode``: ``{(type, start, end)}``, end exclusive."""
-    _check_mode(mode)
-    if mode == "strict":
-        return {(e.tag, e.start, e.end) for e in Entities([list(tags)], IOB2).entities[0]}
-    return {(label, start, end + 1) for label, start, end in get_entities(list(tags))}
-
-
 def score_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "strict") -> dict[str, Scores]:
     """seqeval's classification report as a dict: ``{TYPE | "micro avg" | "macro avg" | "weighted avg":
     {precision, recall, f1, support}}``; ``support`` counts gold entities.
@@ -52,11 +37,11 @@ def score_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], m
     ``mode="strict"`` is seqeval's ``mode="strict", scheme=IOB2``; ``mode="default"`` is its default mode.
     Undefined ratios (no predictions, no gold) count as 0, as seqeval's ``zero_division=0``.
     """
-    _check_mode(mode)
+    check_mode(mode)
     check_lengths(gold, pred)
     # seqeval concatenates with ``seq + ['O']``, which fails on tuples.
     gold, pred = [list(tags) for tags in gold], [list(tags) for tags in pred]
-    if not any(extract_entities(tags, mode) for tags in gold + pred):
+    if not any(entities(tags, mode) for tags in gold + pred):
         # seqeval cannot build a report with no entity at all (it takes the max of no names).
         return {name: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0} for name in AVERAGES}
     options = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}

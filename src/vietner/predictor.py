@@ -20,33 +20,23 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
-from seqeval.metrics.sequence_labeling import get_entities
 
-from .settings import Preprocessing
-from .encoding import WORDS_CACHE, EncodedSentence, Preprocessor
+from .encoding import EncodedSentence, Preprocessor
 from .modeling import NerModel
 from .schema import check_labels, iob1_to_iob2
-from .segment import Segmenter, WordSpans, syllable_tags
+from .segment import WordSpans, syllable_tags
+from .spans import Span, entities
 
-__all__ = ["EntitySpan", "SentencePrediction", "Predictor"]
-
-
-@dataclass(frozen=True)
-class EntitySpan:
-    """An entity over syllables ``[start, end)`` of a sentence, with the mean probability of its words' tags."""
-
-    label: str
-    start: int
-    end: int
-    score: float
+__all__ = ["SentencePrediction", "Predictor"]
 
 
 @dataclass(frozen=True)
 class SentencePrediction:
-    """One sentence's prediction: its syllable IOB2 tags, the entities they spell, and the word spans."""
+    """One sentence's prediction: its syllable IOB2 tags, the entities they spell (each scored with the mean
+    probability of its words' tags), and the word spans."""
 
     tags: tuple[str, ...]
-    entities: tuple[EntitySpan, ...]
+    entities: tuple[Span, ...]
     words: tuple[tuple[int, int], ...]
 
 
@@ -61,28 +51,28 @@ class _Row:
 class Predictor:
     """A ``NerModel`` with the preprocessing it was trained with; :meth:`predict` tags sentences of syllables.
 
-    ``autocast`` is a context factory wrapped around each forward pass (``accelerator.autocast`` in
-    training, ``torch.autocast`` for a reduced-precision tagger). The work is two stages:
-    ``preprocessor.prepare`` (CPU only, picklable in and out, so worker processes can run it) and
-    :meth:`predict_prepared` (the model).
+    ``preprocessor`` is the run's one :class:`vietner.encoding.Preprocessor` (with the model's tokenizer):
+    training shares its own, so a sentence is segmented once per run. ``autocast`` is a context factory
+    wrapped around each forward pass (``accelerator.autocast`` in training, ``torch.autocast`` for a
+    reduced-precision tagger). The work is two stages: ``preprocessor.prepare`` (CPU only, picklable in
+    and out, so worker processes can run it) and :meth:`predict_prepared` (the model).
     """
 
     def __init__(
         self,
         model: NerModel,
-        tokenizer: object,
-        preprocessing: Preprocessing,
-        segmenter: Segmenter | None = None,
+        preprocessor: Preprocessor,
         device: torch.device | None = None,
         autocast: type[AbstractContextManager] | None = None,
-        words_cache: int = WORDS_CACHE,
     ) -> None:
+        if preprocessor.tokenizer is None:
+            raise ValueError("the Predictor's preprocessor needs the model's tokenizer")
         id2label = {int(k): v for k, v in model.config.id2label.items()}
         self.labels = [id2label[i] for i in range(len(id2label))]
         check_labels(self.labels)
         self.model = model
-        self.preprocessor = Preprocessor(tokenizer, preprocessing, segmenter, words_cache)
-        self.pad_id = tokenizer.pad_token_id
+        self.preprocessor = preprocessor
+        self.pad_id = preprocessor.tokenizer.pad_token_id
         self.device = device
         self.autocast = autocast or nullcontext
 
@@ -191,8 +181,8 @@ def _sentence(words: WordSpans, word_tags: list[str], word_scores: list[float]) 
     """Spread word tags over syllables, read entities as ``predict()`` does, and score each entity."""
     tags = iob1_to_iob2(syllable_tags(words, word_tags))
     word_of = [w for w, (a, b) in enumerate(words) for _ in range(a, b)]
-    entities = []
-    for label, first, last in get_entities(tags):
-        covered = sorted(set(word_of[first : last + 1]))
-        entities.append(EntitySpan(label, first, last + 1, sum(word_scores[w] for w in covered) / len(covered)))
-    return SentencePrediction(tuple(tags), tuple(entities), tuple(words))
+    found = []
+    for span in entities(tags):
+        covered = sorted(set(word_of[span.start : span.end]))
+        found.append(Span(span.label, span.start, span.end, sum(word_scores[w] for w in covered) / len(covered)))
+    return SentencePrediction(tuple(tags), tuple(found), tuple(words))

@@ -15,8 +15,9 @@ __all__ = [
     "nfc",
     "entity_type",
     "labels_for",
-    "label_list",
     "types_of",
+    "SCHEMES",
+    "check_scheme",
     "iob1_to_iob2",
     "iob2_problem",
     "check_labels",
@@ -27,6 +28,8 @@ __all__ = [
 
 # The project corpus's five types (data/GUIDELINES.md), in the order its tables list them.
 DEFAULT_TYPES = ("PER", "ORG", "LOC", "MONEY", "DATE")
+# The tagging schemes files are read in; everything is IOB2 once read.
+SCHEMES = ("IOB1", "IOB2")
 
 
 def nfc(text: str) -> str:
@@ -40,7 +43,11 @@ def entity_type(tag: str) -> str | None:
 
 
 def labels_for(types: Iterable[str]) -> list[str]:
-    """Return the label list of ``types``: ``O``, then ``B-``/``I-`` of each type in sorted order."""
+    """Return the label list of a model that tags ``types``: ``O``, then ``B-`` and ``I-`` of each type, types
+    sorted. This is the one label list: ``train.py`` builds a model's labels with it from the training split's
+    types (:func:`vietner.sources.training_types`). Every type gets both labels, whether or not the data
+    holds an ``I-`` of it, so a model can tag an entity of any length; sorted, so the same types always give
+    the same label ids."""
     return ["O"] + [f"{prefix}{t}" for t in sorted(set(types)) for prefix in ("B-", "I-")]
 
 
@@ -51,9 +58,11 @@ def types_of(tags: Iterable[str]) -> list[str]:
     return [t for t in DEFAULT_TYPES if t in found] + sorted(found - set(DEFAULT_TYPES))
 
 
-def label_list(sentences_tags: Iterable[Sequence[str]]) -> list[str]:
-    """Return the labels of the types occurring in ``sentences_tags`` (see :func:`labels_for`)."""
-    return labels_for(t for tags in sentences_tags for t in map(entity_type, tags) if t)
+def check_scheme(scheme: str) -> str:
+    """Return ``scheme`` in upper case; raise ``ValueError`` unless it is one of :data:`SCHEMES`."""
+    if not isinstance(scheme, str) or scheme.upper() not in SCHEMES:
+        raise ValueError(f"scheme must be IOB1 or IOB2, not {scheme!r}")
+    return scheme.upper()
 
 
 def iob1_to_iob2(tags: Sequence[str]) -> list[str]:

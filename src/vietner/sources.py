@@ -14,14 +14,13 @@ from typing import Any
 from datasets import Dataset, DatasetDict, concatenate_datasets
 
 from .config import DataConfig, ReadOptions, warn
-from .corpus import CorpusFormatError, Sentence, apply_label_map, read_corpus, to_dataset
+from .corpus import SPLITS, CorpusFormatError, Sentence, apply_label_map, read_corpus, to_dataset
 from .encoding import Preprocessor
 from .formats import describe_tokens, read_source
-from .schema import entity_type, labels_for, types_of
+from .schema import entity_type, types_of
 
-__all__ = ["DataError", "SPLITS", "load_splits", "source_counts", "format_sources", "training_labels", "train_words"]
+__all__ = ["DataError", "SPLITS", "load_splits", "source_counts", "format_sources", "training_types", "train_words"]
 
-SPLITS = ("train", "dev", "test")
 
 
 class DataError(ValueError):
@@ -127,8 +126,9 @@ def format_sources(rows: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def training_labels(splits: DatasetDict) -> list[str]:
-    """Return the label list: ``O``, then ``B-``/``I-`` of every entity type in the training split.
+def training_types(splits: DatasetDict) -> list[str]:
+    """Return the entity types of the training split, the types a model trained on ``splits`` learns (its
+    labels: ``schema.labels_for`` of them).
 
     Raises ``DataError`` naming the sentence when dev or test holds a type that training never saw (the
     model could never predict it, so its score would silently be zero).
@@ -139,7 +139,7 @@ def training_labels(splits: DatasetDict) -> list[str]:
             for tag in tags:
                 if tag != "O" and entity_type(tag) not in types:
                     raise DataError(f"label {tag!r} in {split} sentence {sent_id!r} never occurs in the training split")
-    return labels_for(types)
+    return sorted(types)
 
 
 def train_words(dataset: Dataset, preprocessor: Preprocessor) -> list[list[tuple[int, int]]]:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
+    "NotUtf8Error",
+    "decode_utf8",
     "current_umask",
     "atomic_open",
     "atomic_write_text",
@@ -29,6 +31,24 @@ __all__ = [
 ]
 
 StrPath = str | os.PathLike
+
+
+class NotUtf8Error(ValueError):
+    """Bytes that are not UTF-8: ``str()`` is ``PATH:LINE: not UTF-8 text (REASON at byte N)``."""
+
+    def __init__(self, path: StrPath, line: int, problem: str) -> None:
+        super().__init__(f"{path}:{line}: {problem}")
+        self.path, self.line, self.problem = str(path), line, problem
+
+
+def decode_utf8(data: bytes, path: StrPath, first_line: int = 1) -> str:
+    """Return ``data`` decoded as UTF-8, or raise :class:`NotUtf8Error` naming the line (counted from
+    ``first_line``) and byte of the first bad byte, the one way every reader reports undecodable input."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = first_line + data[: error.start].count(b"\n")
+        raise NotUtf8Error(path, line, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
 def current_umask() -> int:

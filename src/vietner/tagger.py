@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -24,8 +24,10 @@ import torch
 
 from .settings import ConfigError, Preprocessing, position_limit
 from .streaming import TaggedText, TextPipeline, default_workers
+from .encoding import Preprocessor
 from .predictor import Predictor, SentencePrediction
 from .segment import Segmenter
+from .spans import Entity, to_entity
 from .text import Span
 
 __all__ = ["Entity", "NerTagger", "TaggedSentence"]
@@ -33,21 +35,6 @@ __all__ = ["Entity", "NerTagger", "TaggedSentence"]
 QUANTIZE_MODES = ("dynamic-int8",)
 # Autocast precisions: fp16 needs CUDA; bf16 runs on CUDA and (slower, for checking) on CPU.
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-@dataclass(frozen=True)
-class Entity:
-    """An entity in a caller's text: ``text[start:end] == self.text``; ``score`` in [0, 1] (see module doc)."""
-
-    start: int
-    end: int
-    label: str
-    text: str
-    score: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the entity as a JSON-ready dict."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -166,7 +153,8 @@ class NerTagger:
         self.preprocessing = preprocessing
         self.model = model.eval().to(self.device)
         # No per-sentence segmentation cache: raw text rarely repeats a sentence, and it would grow with a stream.
-        self.predictor = Predictor(self.model, tokenizer, preprocessing, segmenter, self.device, autocast, words_cache=0)
+        preprocessor = Preprocessor(tokenizer, preprocessing, segmenter, words_cache=0)
+        self.predictor = Predictor(self.model, preprocessor, self.device, autocast)
         self.labels = self.predictor.labels
         self.tokenizer = tokenizer
 
@@ -297,7 +285,6 @@ def to_entities(text: str, tagged: TaggedText) -> list[Entity]:
     """Character-offset entities of a text from its sentences' syllable spans and predictions."""
     out = []
     for syllables, prediction in tagged:
-        for e in prediction.entities:
-            start, end = syllables[e.start].start, syllables[e.end - 1].end
-            out.append(Entity(start, end, e.label, text[start:end], e.score))
+        offsets = [(s.start, s.end) for s in syllables]
+        out += [to_entity(span, offsets, text) for span in prediction.entities]
     return out

@@ -41,7 +41,7 @@ from .batching import LengthGroupedBatches, collate, encode_train, train_loader 
 from .checkpoints import (  # noqa: E402,F401
     CHECKPOINT_STATE, RunState, check_resumable, load_checkpoint, prepare_output_dir, save_checkpoint,
 )
-from .sources import SPLITS, DataError, format_sources, load_splits, train_words, training_labels  # noqa: E402,F401
+from .sources import SPLITS, DataError, format_sources, load_splits, train_words  # noqa: E402,F401
 
 __all__ = [
     "make_accelerator",
@@ -75,7 +75,7 @@ def training_tokenizer(config: Config, out: Path, accelerator: Accelerator, word
     ``--resume``."""
     from transformers import PhobertTokenizer
 
-    from .modeling import pretrained_tokenizer, scratch_tokenizer
+    from .vocabulary import pretrained_tokenizer, scratch_tokenizer
 
     with accelerator.main_process_first():
         if config.model.name_or_path is not None:

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqeval.metrics.sequence_labeling import get_entities
-
 from .corpus import SPLITS, CorpusFormatError, Sentence, read_conll, read_conll_problems, read_splits
 from .schema import DEFAULT_TYPES, entity_type, iob2_problem, labels_for, types_of
+from .spans import entities
+from .storage import NotUtf8Error, decode_utf8
 from .text import split_sentences, tokens as tokenize
 
 __all__ = ["FileSummary", "Problem", "summarize", "validate_corpus", "validate_file", "validate_splits"]
@@ -54,10 +54,9 @@ def _read_text(path: Path, problems: list[Problem]) -> str | None:
         problems.append(Problem(str(path), 0, f"cannot read ({error.strerror or error})"))
         return None
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        problems.append(Problem(str(path), line, f"not UTF-8 text ({error.reason} at byte {error.start})"))
+        return decode_utf8(data, path)
+    except NotUtf8Error as error:
+        problems.append(Problem(error.path, error.line, error.problem))
         return None
 
 
@@ -241,7 +240,7 @@ def validate_splits(splits_file: str | os.PathLike, annotated_dir: str | os.Path
             except CorpusFormatError as error:
                 problems.append(_problem_from(error))
                 continue
-            types.update(kind for sentence in sentences for kind, _, _ in get_entities(list(sentence.tags)))
+            types.update(span.label for sentence in sentences for span in entities(sentence.tags))
         if split != "train":
             for kind in DEFAULT_TYPES:
                 if kind not in types:
@@ -294,7 +293,7 @@ def summarize(sentences: list[Sentence]) -> FileSummary:
     return FileSummary(
         len(sentences),
         sum(len(sentence.tokens) for sentence in sentences),
-        sum(len(get_entities(t)) for t in tags),
+        sum(len(entities(t)) for t in tags),
         tuple(types_of(tag for t in tags for tag in t)),
     )
 

@@ -19,8 +19,10 @@ from ..annotation import (
     read_raw,
     sentences_to_markup,
 )
+from ..config import ReadOptions, warn
 from ..data_card import build_card
-from ..config import ReadOptions
+from ..schema import SCHEMES
+from ..spans import Entity
 from ..corpus import CorpusFormatError, atomic_write_text, read_conll, write_conll
 from ..formats import add_reading_arguments, file_format, is_saved_dataset, read_source, reading_options
 from ..validate import summarize, validate_corpus, validate_file, validate_splits
@@ -38,20 +40,19 @@ def _draft(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_tagger(model: str) -> Callable[[list[str]], list[list[tuple[int, int, str]]]]:
-    """The entities a model finds in sentences, as ``(start, end, type)``; those markup cannot hold (a type
+def _model_tagger(model: str) -> Callable[[list[str]], list[list[Entity]]]:
+    """The entities a model finds in sentences (``NerTagger.predict``); those markup cannot hold (a type
     outside the corpus's, a bracket in the text) are left unmarked, with a one-line warning."""
     from ..tagger import NerTagger
 
     tagger = NerTagger.from_pretrained(model)
 
-    def tag(texts: list[str]) -> list[list[tuple[int, int, str]]]:
+    def tag(texts: list[str]) -> list[list[Entity]]:
         found = tagger.predict(texts)
-        kept = [[(e.start, e.end, e.label) for e in entities if e.label in MARKUP_TYPES and not set("[]") & set(e.text)]
-                for entities in found]
+        kept = [[e for e in entities if e.label in MARKUP_TYPES and not set("[]") & set(e.text)] for entities in found]
         left = sum(len(entities) for entities in found) - sum(len(entities) for entities in kept)
         if left:
-            print(f"warning: {left} entities left unmarked: markup holds only {', '.join(MARKUP_TYPES)} and no brackets", file=sys.stderr)
+            warn(f"{left} entities left unmarked: markup holds only {', '.join(MARKUP_TYPES)} and no brackets")
         return kept
 
     return tag
@@ -127,7 +128,7 @@ def _validate_files(paths: list[str], options: ReadOptions) -> int:
             for layer in read.layers:
                 print(f"  {layer}")
         for note in read.notes:
-            print(f"warning: {note}", file=sys.stderr)
+            warn(note)
     return 1 if failed else 0
 
 
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "or CoNLL files of your own, checked to read (columns, tags for --scheme, '# text' where present)",
     )
     val.add_argument("--raw", default=None, help="folder of raw .txt articles (default: raw/ beside DIR)")
-    val.add_argument("--scheme", choices=["IOB1", "IOB2"], type=str.upper, default=None,
+    val.add_argument("--scheme", choices=SCHEMES, type=str.upper, default=None,
                      help="tag scheme of FILEs (default: IOB2)")
     add_reading_arguments(val)
     val.set_defaults(run=_validate)

@@ -15,9 +15,10 @@ from ..corpus import (
     apply_label_map,
     read_conll,
 )
+from ..config import warn
 from ..formats import add_reading_arguments, read_source, reading_options
 from ..storage import atomic_write_text
-from ..schema import check_label_map, parse_label_map, types_of
+from ..schema import SCHEMES, check_label_map, parse_label_map, types_of
 from ..evaluation.analysis import evaluate_tags
 from ..evaluation.crossval import cross_validate, train_fold_with_script
 from ..evaluation.files import format_predictions, load_articles, load_split, read_predictions
@@ -54,7 +55,7 @@ class UsageError(ValueError):
 
 def _warn(notes: list[str], message: str) -> None:
     """Say on stderr, in one line, why something was not scored; the report keeps it in ``notes``."""
-    print(f"warning: {message}", file=sys.stderr)
+    warn(message)
     notes.append(message)
 
 
@@ -120,7 +121,7 @@ def _gold_and_pred(args: argparse.Namespace) -> tuple[list, list | None, str]:
     if args.label_map is not None:
         sentences, unused = apply_label_map(sentences, args.label_map, source)
         for note in unused:
-            print(f"warning: {note}", file=sys.stderr)
+            warn(note)
     if not args.model:
         return sentences, None, source
     pred = ModelTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)(sentences)
@@ -131,7 +132,7 @@ def _read_data(args: argparse.Namespace) -> list:
     """The sentences of ``--data``, read as its reading options say (any format, in syllables)."""
     read = read_source(args.data, reading_options(args, scheme=args.scheme))
     for note in read.notes:
-        print(f"warning: {note}", file=sys.stderr)
+        warn(note)
     if read.tokens == "words":
         print(f"{args.data}: {read.describe()}", file=sys.stderr)
     return read.sentences
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "a type confusion table, an error file and baselines; or cross-validate a config leaving one article out.",
     )
     source = parser.add_argument_group("what to score")
-    source.add_argument("--model", help="model directory written by train.py (scored through NerTagger.predict)")
+    source.add_argument("--model", help="model directory written by train.py (scored on the gold tokens through NerTagger.predict_tokens)")
     source.add_argument("--predictions", help="CoNLL file with TOKEN ... GOLD PRED columns; no model needed")
     source.add_argument("--split", default="test", help="split of --splits to score (default: test)")
     source.add_argument("--data", help="a gold file to score instead of a split: CoNLL, JSON lines, Parquet or a "
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--label-map", type=_label_map, metavar="SRC=DST,...",
                         help="rename the gold types (of --data or the split, and of --train) before scoring, as "
                         "data.label_map does in training (e.g. NAME=PER,LOCATION=LOC; types it does not name become O)")
-    source.add_argument("--scheme", choices=["IOB1", "IOB2"], type=str.upper, default="IOB2", help="tag scheme of --data (default: IOB2)")
+    source.add_argument("--scheme", choices=SCHEMES, type=str.upper, default="IOB2", help="tag scheme of --data (default: IOB2)")
     add_reading_arguments(source)
     source.add_argument("--train", help="gold CoNLL file the dictionary baseline learns from (default: the train split)")
     source.add_argument("--baselines", nargs="*", choices=["dictionary", "underthesea"], default=None,

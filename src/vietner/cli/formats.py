@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from ..storage import atomic_open
+from ..storage import NotUtf8Error, atomic_open, decode_utf8
 
 __all__ = [
     "InputError",
@@ -47,9 +47,9 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                yield number, raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as error:
-                raise InputError(f"{path}:{number}: not UTF-8 text ({error.reason} at byte {error.start} of the line)") from None
+                yield number, decode_utf8(raw, path, number).rstrip("\r\n")
+            except NotUtf8Error as error:
+                raise InputError(f"{error} of the line") from None
 
 
 def _looks_like_jsonl(path: Path, text_column: str) -> bool:

@@ -2,8 +2,10 @@
 
 Everything here scores *syllable-level IOB2 tag sequences* with seqeval, whatever produced them:
 
-- a trained model, run through the raw-text path users call (``NerTagger.predict`` on each sentence's
-  ``# text``; entity character spans are mapped back onto the gold syllables by their offsets);
+- a trained model, on each gold sentence's own syllable tokens (``NerTagger.predict_tokens``, the
+  prediction core ``train.py`` scores dev and test with, so ``evaluate.py --model`` reproduces
+  ``metrics.json``); ``RawTextTagger`` runs the raw-text path (``NerTagger.predict`` on ``# text``) to check
+  that sentence splitting and tokenization reproduce the gold tokens;
 - a predictions file (CoNLL with gold and predicted columns) written by any other system;
 - two baselines: a dictionary of every entity string seen in training (longest match), and underthesea's
   own ``ner()`` for PER/ORG/LOC.
@@ -13,8 +15,8 @@ test article the score is noisy, so a seeded bootstrap over sentences gives a 95
 confusion table and the error file show where the errors are. ``cross_validate`` runs leave-one-article-out
 training and reports per-fold and mean ± std F1.
 
-One module per concern: ``analysis`` (bootstrap, confusion, errors), ``taggers`` (the model through the
-raw-text path, the baselines), ``files`` (predictions files, gold articles), ``crossval``, ``report``
+One module per concern: ``analysis`` (bootstrap, confusion, errors), ``taggers`` (the model on gold
+tokens and through raw text, the baselines), ``files`` (predictions files, gold articles), ``crossval``, ``report``
 (text and Markdown) and ``plots`` (notebook helpers); ``evaluate.py``'s command line is
 :mod:`vietner.cli.evaluate`.
 """
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..metrics import AVERAGES, MODES, extract_entities, score_report
+from ..metrics import AVERAGES, MODES, score_report
+from ..spans import entities
 from .analysis import bootstrap, confusion, errors, evaluate_tags
 from .crossval import Fold, cross_validate, folds, train_fold_with_script
 from .files import format_predictions, load_articles, load_split, read_predictions
@@ -72,7 +75,7 @@ __all__ = [
     "cross_validate",
     "errors",
     "evaluate_tags",
-    "extract_entities",
+    "entities",
     "folds",
     "format_comparison",
     "format_confusion",

@@ -3,7 +3,6 @@ confusion table and the error list, all over syllable-level IOB2 tags."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,11 +13,10 @@ from ..corpus import (
 )
 from ..metrics import (
     MODES,
-    EntitySpan,
     check_lengths,
-    extract_entities,
     score_report,
 )
+from ..spans import Span, entities, mark
 
 
 def sentence_text(sentence: Sentence) -> str:
@@ -33,13 +31,13 @@ def _sentence_counts(
     index = {t: i for i, t in enumerate(types)}
     counts = np.zeros((len(gold), len(types), 3), dtype=np.int64)
     for s, (g, p) in enumerate(zip(gold, pred)):
-        gold_entities, pred_entities = extract_entities(g, mode), extract_entities(p, mode)
-        for label, *_ in gold_entities & pred_entities:
-            counts[s, index[label], 0] += 1
-        for label, *_ in pred_entities:
-            counts[s, index[label], 1] += 1
-        for label, *_ in gold_entities:
-            counts[s, index[label], 2] += 1
+        gold_entities, pred_entities = set(entities(g, mode)), set(entities(p, mode))
+        for span in gold_entities & pred_entities:
+            counts[s, index[span.label], 0] += 1
+        for span in pred_entities:
+            counts[s, index[span.label], 1] += 1
+        for span in gold_entities:
+            counts[s, index[span.label], 2] += 1
     return counts
 
 
@@ -50,7 +48,7 @@ def _f1(tp: np.ndarray, predicted: np.ndarray, gold: np.ndarray) -> np.ndarray:
 
 
 def _types_of(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str) -> list[str]:
-    return sorted({label for tags in list(gold) + list(pred) for label, _, _ in extract_entities(tags, mode)})
+    return sorted({span.label for tags in list(gold) + list(pred) for span in entities(tags, mode)})
 
 
 def bootstrap(
@@ -99,11 +97,11 @@ def bootstrap(
     return result
 
 
-def _overlaps(a: EntitySpan, b: EntitySpan) -> bool:
-    return a[1] < b[2] and b[1] < a[2]
+def _overlaps(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
 
 
-def _classify(gold_entities: set[EntitySpan], pred_entities: set[EntitySpan]) -> tuple[dict, dict]:
+def _classify(gold_entities: set[Span], pred_entities: set[Span]) -> tuple[dict, dict]:
     """For each gold and each predicted entity of a sentence: what happened to it.
 
     A gold entity is ``correct``, ``type`` (a prediction with its exact span has another type), ``boundary``
@@ -113,15 +111,14 @@ def _classify(gold_entities: set[EntitySpan], pred_entities: set[EntitySpan]) ->
     return _fates(gold_entities, pred_entities, "missed"), _fates(pred_entities, gold_entities, "spurious")
 
 
-def _fates(entities: set[EntitySpan], others: set[EntitySpan], unmatched: str) -> dict[EntitySpan, str]:
+def _fates(spans: set[Span], others: set[Span], unmatched: str) -> dict[Span, str]:
     # The same four-way reading from either side: gold against predictions, predictions against gold.
-    other_by_span = {(s, e): label for label, s, e in others}
+    other_by_span = {(o.start, o.end): o.label for o in others}
     fates = {}
-    for entity in entities:
-        label, s, e = entity
-        if other_by_span.get((s, e)) == label:
+    for entity in spans:
+        if other_by_span.get((entity.start, entity.end)) == entity.label:
             fates[entity] = "correct"
-        elif (s, e) in other_by_span:
+        elif (entity.start, entity.end) in other_by_span:
             fates[entity] = "type"
         elif any(_overlaps(entity, other) for other in others):
             fates[entity] = "boundary"
@@ -145,19 +142,19 @@ def confusion(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode
     spurious = {p: 0 for p in types}
     boundary = {p: 0 for p in types}
     for g_tags, p_tags in zip(gold, pred):
-        gold_entities, pred_entities = extract_entities(g_tags, mode), extract_entities(p_tags, mode)
+        gold_entities, pred_entities = set(entities(g_tags, mode)), set(entities(p_tags, mode))
         gold_fate, pred_fate = _classify(gold_entities, pred_entities)
-        pred_by_span = {(s, e): label for label, s, e in pred_entities}
-        for (label, s, e), fate in gold_fate.items():
+        pred_by_span = {(p.start, p.end): p.label for p in pred_entities}
+        for span, fate in gold_fate.items():
             if fate in ("correct", "type"):
-                rows[label][pred_by_span[(s, e)]] += 1
+                rows[span.label][pred_by_span[(span.start, span.end)]] += 1
             else:
-                rows[label][fate] += 1
-        for (label, _, _), fate in pred_fate.items():
+                rows[span.label][fate] += 1
+        for span, fate in pred_fate.items():
             if fate == "spurious":
-                spurious[label] += 1
+                spurious[span.label] += 1
             elif fate == "boundary":
-                boundary[label] += 1
+                boundary[span.label] += 1
     return {"mode": mode, "types": types, "rows": rows, "spurious": spurious, "boundary": boundary}
 
 
@@ -170,13 +167,14 @@ def errors(sentences: Sequence[Sentence], pred: Sequence[Sequence[str]], mode: s
     check_lengths([s.tags for s in sentences], pred)
     out = []
     for sentence, p_tags in zip(sentences, pred):
-        gold_entities, pred_entities = extract_entities(sentence.tags, mode), extract_entities(p_tags, mode)
+        gold_entities, pred_entities = set(entities(sentence.tags, mode)), set(entities(p_tags, mode))
         gold_fate, pred_fate = _classify(gold_entities, pred_entities)
         found = []
         for kind, fates in (("FN", gold_fate), ("FP", pred_fate)):
-            for (label, s, e), fate in fates.items():
+            for span, fate in fates.items():
                 if fate != "correct":
-                    found.append({"kind": kind, "type": label, "start": s, "end": e, "tokens": " ".join(sentence.tokens[s:e]), "fate": fate})
+                    found.append({"kind": kind, "type": span.label, "start": span.start, "end": span.end,
+                                  "tokens": " ".join(sentence.tokens[span.start : span.end]), "fate": fate})
         if found:
             found.sort(key=lambda r: (r["start"], r["kind"], r["end"]))
             out.append({"sent_id": sentence.sent_id, "text": sentence_text(sentence), "errors": found,
@@ -184,18 +182,13 @@ def errors(sentences: Sequence[Sentence], pred: Sequence[Sequence[str]], mode: s
     return out
 
 
-def _bracketed(tokens: Sequence[str], entities: set[EntitySpan]) -> str:
-    """The sentence with entities in brackets: ``[LOC Hà Nội]``, for reading."""
-    starts = {s: (label, e) for label, s, e in entities}
-    ends: Counter[int] = Counter(e for _, _, e in entities)
-    words = []
-    for i, token in enumerate(tokens):
-        if i in starts:
-            token = f"[{starts[i][0]} {token}"
-        if ends.get(i + 1):
-            token += "]"
-        words.append(token)
-    return " ".join(words)
+def _bracketed(tokens: Sequence[str], spans: set[Span]) -> str:
+    """The sentence's tokens joined by spaces with entities in brackets: ``[LOC Hà Nội]``, for reading."""
+    offsets, cursor = [], 0
+    for token in tokens:
+        offsets.append((cursor, cursor + len(token)))
+        cursor += len(token) + 1
+    return mark(" ".join(tokens), spans, offsets)
 
 
 def evaluate_tags(

@@ -63,7 +63,7 @@ def train_fold_with_script(
 
     The fold's split is written to ``FOLD_DIR/splits.json`` and passed with ``--set data.splits=...`` (and
     ``data.dir``); the output goes to ``FOLD_DIR/run`` (``--set output_dir=...``) and the fold is scored with
-    the model saved in ``run/model``, through the same raw-text path as ``--model``. ``script`` defaults to
+    the model saved in ``run/model`` on the held-out gold tokens, as ``--model`` is. ``script`` defaults to
     ``train.py`` in the working directory, else the one beside this package's source tree.
     """
     if script is None:
@@ -98,7 +98,7 @@ def cross_validate(
     """Leave-one-article-out cross-validation: train one model per held-out article and score it.
 
     ``train_fold(fold)`` trains on the fold's articles and returns a tagger; the held-out article is scored
-    with :func:`score`. Returns per-fold rows and, per column, mean and sample standard deviation over the
+    with :func:`vietner.metrics.score_report`. Returns per-fold rows and, per column, mean and sample standard deviation over the
     folds. A type absent from a held-out article has no F1 in that fold (``None``) and is averaged over the
     folds where it occurs; micro F1 is over all types.
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -10,10 +11,8 @@ import numpy as np
 from ..corpus import (
     Sentence,
 )
-from ..metrics import (
-    extract_entities,
-)
 from ..schema import DEFAULT_TYPES
+from ..spans import Entity, Span, entities, mark
 from .analysis import sentence_text
 from .report import MODE_TITLES
 from .taggers import token_offsets
@@ -22,21 +21,17 @@ from .taggers import token_offsets
 _COLOURS = dict(zip(DEFAULT_TYPES, ("#fbb4ae", "#b3cde3", "#ccebc5", "#fed9a6", "#decbe4")))
 
 
-def render_spans_html(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
-    """HTML of ``text`` with character spans ``(start, end, label)`` highlighted and labelled."""
-    import html
+def _highlight(label: str, escaped: str) -> str:
+    colour = _COLOURS.get(label, "#eeeeee")
+    return (f'<mark style="background:{colour};padding:0 3px;border-radius:3px">{escaped}'
+            f' <sub style="font-size:70%;font-weight:bold">{html.escape(label)}</sub></mark>')
 
-    parts, cursor = [], 0
-    for start, end, label in sorted(spans):
-        if start < cursor:
-            continue  # overlapping spans cannot both be drawn; keep the first
-        parts.append(html.escape(text[cursor:start]))
-        colour = _COLOURS.get(label, "#eeeeee")
-        parts.append(f'<mark style="background:{colour};padding:0 3px;border-radius:3px">{html.escape(text[start:end])}'
-                     f' <sub style="font-size:70%;font-weight:bold">{html.escape(label)}</sub></mark>')
-        cursor = end
-    parts.append(html.escape(text[cursor:]))
-    return '<p style="line-height:2">' + "".join(parts) + "</p>"
+
+def render_spans_html(text: str, found: Iterable[Entity | Span], offsets: Sequence[tuple[int, int]] | None = None) -> str:
+    """HTML of ``text`` with entities highlighted and labelled: character-offset entities
+    (``NerTagger.predict``'s), or token spans with each token's ``offsets``; of overlapping ones the first
+    is drawn."""
+    return '<p style="line-height:2">' + mark(text, found, offsets, _highlight, html.escape) + "</p>"
 
 
 def render_entities_html(sentence: Sentence, tags: Sequence[str] | None = None) -> str:
@@ -52,7 +47,7 @@ def render_entities_html(sentence: Sentence, tags: Sequence[str] | None = None) 
     except ValueError:
         text = " ".join(sentence.tokens)
         offsets = token_offsets(text, sentence.tokens)
-    return render_spans_html(text, [(offsets[s][0], offsets[e - 1][1], label) for label, s, e in extract_entities(tags, "strict")])
+    return render_spans_html(text, entities(tags, "strict"), offsets)
 
 
 def plot_scores(report: dict[str, Any], ax=None, mode: str = "strict", title: str | None = None):

@@ -99,7 +99,7 @@ def format_errors(records: Sequence[dict[str, Any]]) -> str:
 def format_comparison(systems: dict[str, dict[str, Any]], markdown: bool = False) -> str:
     """F1 per type and micro F1 with its interval for several systems on the same sentences (strict mode).
 
-    Each value of ``systems`` holds ``report`` (a :func:`score` dict), ``interval`` (a :func:`bootstrap`
+    Each value of ``systems`` holds ``report`` (a :func:`vietner.metrics.score_report` dict), ``interval`` (a :func:`bootstrap`
     dict) and ``types`` (the types it is scored on). The columns are every type any system is scored on;
     a system scored on all of them is "all types".
     """

@@ -1,5 +1,5 @@
-"""Systems that tag gold sentences: the trained model through the raw-text path users call, and the two
-baselines (a dictionary of training entities, underthesea's own ``ner()``)."""
+"""Systems that tag gold sentences: the trained model on the gold tokens (and through raw text, as a check of
+the text path), and the two baselines (a dictionary of training entities, underthesea's own ``ner()``)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,18 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from seqeval.metrics.sequence_labeling import get_entities
-
 from ..corpus import (
     Sentence,
     from_dataset,
 )
 from ..schema import nfc
 from ..metrics import (
-    extract_entities,
     f1,
     score_modes,
     score_report,
 )
 from ..schema import types_of
+from ..spans import Entity, entities
 from .analysis import bootstrap, sentence_text
 
 if TYPE_CHECKING:
@@ -48,14 +46,14 @@ def token_offsets(text: str, tokens: Sequence[str]) -> list[tuple[int, int]]:
     return offsets
 
 
-def spans_to_tags(offsets: Sequence[tuple[int, int]], spans: Iterable[tuple[int, int, str]]) -> list[str]:
-    """IOB2 syllable tags from character spans ``(start, end, label)``.
+def spans_to_tags(offsets: Sequence[tuple[int, int]], found: Iterable[Entity]) -> list[str]:
+    """IOB2 syllable tags from character-offset entities, ``offsets`` being each syllable's ``(start, end)``.
 
-    A token is in a span when their characters overlap, so a span that cuts a token takes the whole token.
-    Spans are applied in text order; a token already taken by an earlier span stays with it.
+    A token is in an entity when their characters overlap, so an entity that cuts a token takes the whole
+    token. Entities are applied in text order; a token already taken by an earlier one stays with it.
     """
     tags = ["O"] * len(offsets)
-    for start, end, label in sorted(spans):
+    for start, end, label in sorted((e.start, e.end, e.label) for e in found):
         inside = [i for i, (s, e) in enumerate(offsets) if s < end and e > start and tags[i] == "O"]
         # Keep only the first contiguous run, so one span never yields two entities.
         run = [i for k, i in enumerate(inside) if i - inside[0] == k]
@@ -102,8 +100,8 @@ class RawTextTagger:
         texts = [nfc(sentence_text(s)) for s in sentences]
         results = self.tagger.predict(texts, batch_size=self.batch_size)
         return [
-            spans_to_tags(token_offsets(text, [nfc(t) for t in sentence.tokens]), [(e.start, e.end, e.label) for e in entities])
-            for sentence, text, entities in zip(sentences, texts, results)
+            spans_to_tags(token_offsets(text, [nfc(t) for t in sentence.tokens]), found)
+            for sentence, text, found in zip(sentences, texts, results)
         ]
 
 
@@ -123,8 +121,8 @@ class DictionaryTagger:
         """Collect the entity strings of ``sentences`` (IOB2 strict reading)."""
         seen: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
         for sentence in sentences:
-            for label, s, e in extract_entities(sentence.tags, "strict"):
-                seen[tuple(sentence.tokens[s:e])][label] += 1
+            for span in entities(sentence.tags, "strict"):
+                seen[tuple(sentence.tokens[span.start : span.end])][span.label] += 1
         return cls({key: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for key, c in seen.items()})
 
     def tag(self, tokens: Sequence[str]) -> list[str]:
@@ -189,18 +187,19 @@ class UndertheseaTagger:
             from underthesea import ner
         self._ner = ner
 
-    def spans(self, text: str) -> list[tuple[int, int, str]]:
-        """Entity character spans ``(start, end, label)`` underthesea finds in ``text`` (mapped labels)."""
+    def spans(self, text: str) -> list[Entity]:
+        """The entities underthesea finds in ``text`` (mapped labels), with character offsets."""
         rows = self._ner(text)
         words = [row[0] for row in rows]
         tags = [row[-1] for row in rows]
         located = _align_words(text, words)
         out = []
-        for label, first, last in get_entities(list(tags)):
-            ours = UNDERTHESEA_LABELS.get(label)
-            if ours is None or located[first] is None or located[last] is None:
+        for span in entities(tags):
+            ours = UNDERTHESEA_LABELS.get(span.label)
+            first, last = located[span.start], located[span.end - 1]
+            if ours is None or first is None or last is None:
                 continue
-            out.append((located[first][0], located[last][1], ours))
+            out.append(Entity(first[0], last[1], ours, text[first[0] : last[1]]))
         return out
 
     def __call__(self, sentences: Sequence[Sentence]) -> list[list[str]]:
