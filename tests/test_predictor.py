@@ -6,16 +6,15 @@ holding a sentence longer than one window.
 """
 
 import json
-import random
 
 import pytest
 from tagger_fixtures import LABELS, SYLLABLES, lookup_model, write_tokenizer
 from safetensors.torch import load_file
-from test_training import synthetic_sentence, long_sentence, tiny_args, train_main  # noqa: F401 (fixture)
+from training_fixtures import tiny_args
 
 from vietner import NerTagger
 from vietner.config import Preprocessing, TrainConfig
-from vietner.corpus import Sentence, read_conll, to_dataset, write_conll
+from vietner.corpus import Sentence, read_conll, to_dataset
 from vietner.cli.evaluate import main as evaluate_main
 from vietner.evaluation.taggers import RawTextTagger
 from vietner.metrics import score_modes
@@ -23,28 +22,13 @@ from vietner.checkpoints import RunState
 from vietner.training import score_split
 
 
-def corpus_with_long_sentences(directory):
-    """train/dev/test CoNLL files; dev and test each hold a sentence of several hundred syllables."""
-    rng = random.Random(7)
-    files = {}
-    for split, size in (("train", 40), ("dev", 12), ("test", 12)):
-        sentences = [synthetic_sentence(rng, f"{split}-{i}") for i in range(size)]
-        sentences.append(long_sentence(rng, f"{split}-long", 60))
-        files[split] = directory / f"{split}.conll"
-        write_conll(sentences, files[split])
-    return files
-
-
 def overall(scores, mode):
     return round(scores[mode]["overall"]["f1"], 4), round(scores[mode]["overall"]["precision"], 4)
 
 
 @pytest.mark.parametrize("head", ["softmax", "crf"])
-def test_metrics_json_equals_evaluate_py_and_predict(train_main, tmp_path, capsys, head):  # noqa: F811
-    files = corpus_with_long_sentences(tmp_path)
-    out = tmp_path / "run"
-    # max_length 64: the long sentences span several windows, so window cores and whole-sentence decoding count.
-    assert train_main(tiny_args(files, out, f"model.head={head}", "train.epochs=4", "data.max_length=64", "data.window_overlap=16")) == 0
+def test_metrics_json_equals_evaluate_py_and_predict(request, long_corpus, tmp_path, capsys, head):
+    files, out = long_corpus, request.getfixturevalue(f"trained_{head}")
     metrics = json.loads((out / "metrics.json").read_text())
     tagger = NerTagger.from_pretrained(out / "model")
     for split in ("dev", "test"):
@@ -93,9 +77,9 @@ def test_selection_metric_counts_a_stray_i_tag_as_predict_does(tmp_path, acceler
     assert score_modes([list(gold)], raw)["strict"]["overall"]["f1"] == 1.0  # what selection used to read
 
 
-def test_crf_transitions_learn_at_the_encoders_fine_tuning_rate(train_main, tmp_path, capsys):  # noqa: F811
+def test_crf_transitions_learn_at_the_encoders_fine_tuning_rate(train_main, long_corpus, tmp_path, capsys):
     # At PhoBERT's lr (5e-5) in the encoder's AdamW group, the transitions barely leave their random init.
-    files = corpus_with_long_sentences(tmp_path)
+    files = long_corpus
     settings = ("model.head=crf", "train.lr=5e-5", "data.segmenter=none", "train.score_train_split=false", "data.max_length=64", "data.window_overlap=16")
     assert train_main(tiny_args(files, tmp_path / "one-step", *settings, "train.epochs=1", "train.max_steps=1", "train.select_on=last")) == 0
     assert train_main(tiny_args(files, tmp_path / "run", *settings, "train.epochs=5", "train.select_on=last")) == 0
@@ -119,8 +103,8 @@ def test_special_token_strings_in_text_are_split_as_text(tmp_path):
     assert ("LOC", "Hà") in [(e.label, e.text) for e in with_specials]
 
 
-def test_max_length_over_the_checkpoints_limit_is_a_config_error(train_main, tmp_path, capsys):  # noqa: F811
-    files = corpus_with_long_sentences(tmp_path)
+def test_max_length_over_the_checkpoints_limit_is_a_config_error(train_main, long_corpus, tmp_path, capsys):
+    files = long_corpus
     from vietner.modeling import ModelSettings, NerModel, save_model_dir
 
     tokenizer = write_tokenizer(SYLLABLES, tmp_path / "tok")

@@ -1,6 +1,5 @@
 """train.py end to end on a small synthetic corpus, and the loop's pieces on their own."""
 
-import importlib.util
 import json
 import os
 import random
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from training_fixtures import DATES, FILLERS, ORGS, PERSONS, PLACES, ROOT, tiny_args, write_corpus
 
 from vietner.config import TrainConfig, load_config
 from vietner.corpus import Sentence, load_conll, write_conll
@@ -23,122 +23,14 @@ from vietner.schema import labels_for
 from vietner.sources import DataError, load_splits, train_words, training_types
 from vietner.training import optimizer_groups
 
-ROOT = Path(__file__).parent.parent
-PERSONS = ["Nguyễn Văn An", "Trần Thị Bình", "Lê Minh Châu", "Kang Kum-Sil", "Đinh Tiến Dũng", "Park Won-soon"]
-PLACES = ["Hà Nội", "Hàn Quốc", "Đà Nẵng", "Seoul", "Gyeonggi", "Việt Nam"]
-ORGS = ["UBND TP Hà Nội", "Bộ Tài chính", "Công ty Samsung", "Thành ủy"]
-MONEY = ["2,34 tỷ USD", "95 triệu đồng", "120 triệu euro"]
-DATES = ["7/9", "ngày 21/10", "năm 2023", "20-22/11/2019"]
-TEMPLATES = [
-    "Ông {PER} đến {LOC} vào {DATE} .",
-    "{ORG} chi {MONEY} cho {LOC} .",
-    "Bà {PER} làm việc tại {ORG} từ {DATE} .",
-    "Đoàn đại biểu {LOC} thăm {LOC} và gặp {PER} .",
-    "Thu hút vốn đạt {MONEY} trong {DATE} .",
-]
-FILLERS = {"PER": PERSONS, "LOC": PLACES, "ORG": ORGS, "MONEY": MONEY, "DATE": DATES}
-
-
-def synthetic_sentence(rng: random.Random, sent_id: str, template: str | None = None) -> Sentence:
-    tokens, tags = [], []
-    for part in (template or rng.choice(TEMPLATES)).split():
-        if part.startswith("{"):
-            kind = part[1:-1]
-            words = rng.choice(FILLERS[kind]).split()
-            tokens += words
-            tags += [f"B-{kind}"] + [f"I-{kind}"] * (len(words) - 1)
-        else:
-            tokens.append(part)
-            tags.append("O")
-    return Sentence(tuple(tokens), tuple(tags), sent_id, " ".join(tokens))
-
-
-def long_sentence(rng: random.Random, sent_id: str, clauses: int) -> Sentence:
-    """One sentence of ``clauses`` clauses joined by commas: longer than PhoBERT's 256 tokens."""
-    parts = [synthetic_sentence(rng, sent_id) for _ in range(clauses)]
-    tokens = [t for p in parts for t in p.tokens[:-1] + (",",)]
-    tags = [t for p in parts for t in p.tags[:-1] + ("O",)]
-    return Sentence(tuple(tokens), tuple(tags), sent_id, " ".join(tokens))
-
-
-def write_corpus(directory: Path, train: int = 40, dev: int = 13, test: int = 9, long_clauses: int = 100) -> dict[str, Path]:
-    """Write train/dev/test CoNLL files; dev and train each hold one sentence of several hundred syllables."""
-    rng = random.Random(0)
-    sizes = {"train": train, "dev": dev, "test": test}
-    files = {}
-    for split, size in sizes.items():
-        sentences = [synthetic_sentence(rng, f"{split}-{i}") for i in range(size)]
-        if split in ("train", "dev") and long_clauses:
-            sentences.append(long_sentence(rng, f"{split}-long", long_clauses))
-        files[split] = directory / f"{split}.conll"
-        write_conll(sentences, files[split])
-    return files
-
-
-def tiny_args(files: dict[str, Path], out: Path, *extra: str) -> list[str]:
-    settings = [
-        f"data.train_file={files['train']}",
-        f"data.dev_file={files['dev']}",
-        f"data.test_file={files['test']}",
-        f"output_dir={out}",
-        "model.scratch.hidden_size=32",
-        "model.scratch.num_hidden_layers=1",
-        "model.scratch.num_attention_heads=2",
-        "model.scratch.intermediate_size=64",
-        "train.batch_size=8",
-        "train.eval_batch_size=5",
-        "train.lr=3e-3",
-        "train.epochs=3",
-        "train.score_train_split=true",
-    ]
-    args = ["--config", str(ROOT / "configs" / "tiny.yaml")]
-    for setting in settings + list(extra):
-        args += ["--set", setting]
-    return args
-
-
-def load_train_module():
-    spec = importlib.util.spec_from_file_location("vietner_train_script", ROOT / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def train_main():
-    """Call train.py's main() in this process, with accelerate's process-wide state reset around it."""
-    from accelerate.state import AcceleratorState, GradientState
-
-    module = load_train_module()
-
-    def call(args: list[str]) -> int:
-        AcceleratorState._reset_state(reset_partial_state=True)
-        GradientState._reset_state()
-        try:
-            return module.main(args)
-        finally:
-            AcceleratorState._reset_state(reset_partial_state=True)
-            GradientState._reset_state()
-
-    return call
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return write_corpus(tmp_path_factory.mktemp("corpus"))
-
 
 # ------------------------------------------------------------------------------------------------------
 # End to end.
 
 
-def test_train_tiny_writes_the_output_directory(train_main, corpus, tmp_path):
-    out = tmp_path / "run"
-    old_umask = os.umask(0o022)
-    try:
-        assert train_main(tiny_args(corpus, out)) == 0
-    finally:
-        os.umask(old_umask)
+def test_train_tiny_writes_the_output_directory(trained_softmax, long_corpus):
+    # The session's softmax run (conftest.py: tiny settings, 4 epochs, max_length 64, umask 022).
+    out, corpus = trained_softmax, long_corpus
     # everything written gets the umask's permissions, none is left owner-only
     modes = {p.relative_to(out): p.stat().st_mode & 0o777 for p in out.rglob("*")}
     assert {m for p, m in modes.items() if (out / p).is_dir()} == {0o755}
@@ -149,15 +41,15 @@ def test_train_tiny_writes_the_output_directory(train_main, corpus, tmp_path):
 
     model_dir = out / "model"
     settings = json.loads((model_dir / "vietner.json").read_text())["preprocessing"]
-    assert settings["segmenter"] == "underthesea" and settings["max_length"] == 256 and settings["window_overlap"] == 64
+    assert settings["segmenter"] == "underthesea" and settings["max_length"] == 64 and settings["window_overlap"] == 16
     model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
     assert set(model.config.label2id) == {"O"} | {f"{p}-{t}" for t in FILLERS for p in "BI"}
     assert isinstance(AutoTokenizer.from_pretrained(str(model_dir)), PhobertTokenizer)
 
     # metrics.json: dev per epoch, test at the end, both modes, overall and per type with support
     metrics = json.loads((out / "metrics.json").read_text())
-    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3]
-    assert 1 <= metrics["best_epoch"] <= 3
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3, 4]
+    assert 1 <= metrics["best_epoch"] <= 4
     for scores in [e["dev"] for e in metrics["epochs"]] + [metrics["test"], metrics["train"]]:
         for mode in ("strict", "default"):
             assert set(scores[mode]["overall"]) == {"precision", "recall", "f1", "support"}
@@ -170,7 +62,7 @@ def test_train_tiny_writes_the_output_directory(train_main, corpus, tmp_path):
 
     # log.jsonl: one line per epoch, with throughput
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    assert [row["epoch"] for row in log] == [1, 2, 3]
+    assert [row["epoch"] for row in log] == [1, 2, 3, 4]
     assert all(row["train_tokens_per_s"] > 0 and 0 <= row["padding_fraction"] < 1 for row in log)
 
     # config.yaml: the resolved config, which loads back
@@ -251,26 +143,6 @@ def test_missing_data_file(train_main, corpus, tmp_path, capsys):
     assert train_main(tiny_args(files, tmp_path / "run")) == 2
     assert "nope.conll" in one_line_error(capsys)
     assert not (tmp_path / "run").exists()  # a run that fails on bad input leaves no output directory behind
-
-
-def test_unknown_config_key(train_main, corpus, tmp_path, capsys):
-    assert train_main(tiny_args(corpus, tmp_path / "run", "train.learning_rate=1")) == 2
-    assert "unknown config key 'train.learning_rate'" in one_line_error(capsys)
-
-
-def test_dev_label_unseen_in_training(train_main, corpus, tmp_path, capsys):
-    dev = tmp_path / "dev.conll"
-    write_conll([Sentence(("Giải", "Nobel"), ("B-AWARD", "I-AWARD"), "dev-x")], dev)
-    assert train_main(tiny_args({**corpus, "dev": dev}, tmp_path / "run")) == 2
-    line = one_line_error(capsys)
-    assert "B-AWARD" in line and "dev-x" in line and "training" in line
-
-
-def test_empty_split(train_main, corpus, tmp_path, capsys):
-    empty = tmp_path / "test.conll"
-    empty.write_text("", encoding="utf-8")
-    assert train_main(tiny_args({**corpus, "test": empty}, tmp_path / "run")) == 2
-    assert "test split is empty" in one_line_error(capsys)
 
 
 def test_fp16_on_cpu_is_a_clear_error(train_main, corpus, tmp_path, capsys):
@@ -373,10 +245,15 @@ def test_two_processes_score_each_dev_sentence_once_and_one_writes(tmp_path):
 # Pieces.
 
 
-def test_labels_come_from_training_and_errors_name_the_sentence(corpus):
+def test_labels_come_from_training_and_errors_name_the_sentence(corpus, tmp_path):
     splits = load_splits(load_config(None, [f"data.{s}_file={p}" for s, p in corpus.items()]).data)
     labels = labels_for(training_types(splits))
     assert labels[0] == "O" and len(labels) == 11 and labels[1:3] == ["B-DATE", "I-DATE"]
+    dev = tmp_path / "dev.conll"
+    write_conll([Sentence(("Giải", "Nobel"), ("B-AWARD", "I-AWARD"), "dev-x")], dev)
+    unseen = load_splits(load_config(None, [f"data.{s}_file={p}" for s, p in {**corpus, "dev": dev}.items()]).data)
+    with pytest.raises(DataError, match=r"label 'B-AWARD' in dev sentence 'dev-x' never occurs in the training split"):
+        training_types(unseen)
 
 
 def test_training_windows_respect_the_limit_and_label_each_word_once(corpus):
