@@ -90,14 +90,15 @@ def workload() -> tuple[list[str], list[str], int]:
     """One round: the five raw articles, the same sentences pre-segmented (words joined by "_", as PhoBERT
     expects), and their syllable count."""
     from vietner.segment import get_segmenter, join_word
-    from vietner.text import normalize, split_sentences, tokenize
+    from vietner.schema import nfc
+    from vietner.text import split_sentences, tokenize
 
     segmenter = get_segmenter("underthesea")
     texts = _articles()
     segmented: list[str] = []
     syllables = 0
     for article in texts:
-        for sentence in split_sentences(normalize(article)):
+        for sentence in split_sentences(nfc(article)):
             tokens = [s.text for s in tokenize(sentence.text)]
             segmented.append(" ".join(join_word(tokens[a:b]) for a, b in segmenter.words(tokens)))
             syllables += len(tokens)

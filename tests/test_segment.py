@@ -20,7 +20,12 @@ from vietner.segment import (
     syllable_tags,
     word_tags,
 )
-from vietner.text import normalize_tone_placement, tokens
+from vietner.text import normalize_tone_placement, tokenize
+
+
+def tokens(text: str) -> list[str]:
+    return [span.text for span in tokenize(text)]
+
 
 CORPUS = sorted((Path(__file__).parent.parent / "data" / "annotated").glob("*.conll"))
 

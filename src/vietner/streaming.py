@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 import torch
 
 from .predictor import Predictor, SentencePrediction
-from .text import Span
+from .text import TextSpan
 from .workers import PreparedText, prepare_chunk, prepare_text, start_worker
 
 __all__ = ["CHUNK_DOCUMENTS", "CHUNK_CHARACTERS", "TaggedText", "TextPipeline", "default_workers"]
@@ -37,7 +37,7 @@ AUTO_WORKERS_CHARACTERS = 2_000_000
 
 T = TypeVar("T")
 # One text's sentences (syllable spans into the text) with their predictions.
-TaggedText = list[tuple[list[Span], SentencePrediction]]
+TaggedText = list[tuple[list[TextSpan], SentencePrediction]]
 
 
 def default_workers(characters: int, processes: int = 1) -> int:

@@ -28,7 +28,7 @@ from .encoding import Preprocessor
 from .predictor import Predictor, SentencePrediction
 from .segment import Segmenter
 from .spans import Entity, to_entity
-from .text import Span
+from .text import TextSpan
 
 __all__ = ["Entity", "NerTagger", "TaggedSentence"]
 
@@ -43,7 +43,7 @@ class TaggedSentence:
 
     start: int
     end: int
-    tokens: tuple[Span, ...]
+    tokens: tuple[TextSpan, ...]
     tags: tuple[str, ...]
 
 
@@ -276,7 +276,7 @@ def _quantized(model: torch.nn.Module) -> torch.nn.Module:
 def to_tagged_sentences(text: str, tagged: TaggedText) -> list[TaggedSentence]:
     """A text's sentences with their syllable tokens (offsets into the text) and IOB2 tags."""
     return [
-        TaggedSentence(s[0].start, s[-1].end, tuple(Span(text[t.start : t.end], t.start, t.end) for t in s), p.tags)
+        TaggedSentence(s[0].start, s[-1].end, tuple(TextSpan(text[t.start : t.end], t.start, t.end) for t in s), p.tags)
         for s, p in tagged
     ]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .schema import nfc
 
-__all__ = ["Span", "AlignedText", "normalize", "normalize_tone_placement", "split_sentences", "tokenize", "tokens", "syllable_sentences"]
+__all__ = ["TextSpan", "AlignedText", "normalize_tone_placement", "split_sentences", "tokenize", "syllable_sentences"]
 
 # Punctuation peeled off a syllable's edges. Inner punctuation stays ("7/9", "2,34", "Kum-Sil", "14:15").
 _LEADING = "\"'“‘«([{<*•–—-"
@@ -40,7 +40,7 @@ _TONE_ON_SECOND = frozenset({("o", "a"), ("o", "e"), ("u", "y")})
 
 
 @dataclass(frozen=True)
-class Span:
+class TextSpan:
     """A piece of text and its character offsets ``[start, end)`` in the string it came from."""
 
     text: str
@@ -48,8 +48,6 @@ class Span:
     end: int
 
 
-# The one NFC function (vietner.schema.nfc), under the name this module has always exported.
-normalize = nfc
 
 
 def _split_tone(letter: str) -> tuple[str, str]:
@@ -96,7 +94,7 @@ def _sentence_ends(paragraph: str) -> list[int]:
     return ends
 
 
-def split_sentences(text: str) -> list[Span]:
+def split_sentences(text: str) -> list[TextSpan]:
     """Split ``text`` into sentences: every line is a paragraph, split after sentence-final punctuation.
 
     Returned spans are stripped of surrounding whitespace and index into ``text``.
@@ -110,18 +108,18 @@ def split_sentences(text: str) -> list[Span]:
             words = list(_NON_SPACE.finditer(piece))
             if words:
                 s, e = offset + start + words[0].start(), offset + start + words[-1].end()
-                sentences.append(Span(text[s:e], s, e))
+                sentences.append(TextSpan(text[s:e], s, e))
             start = end
         offset += len(line)
     return sentences
 
 
-def _split_chunk(chunk: str, start: int) -> list[Span]:
+def _split_chunk(chunk: str, start: int) -> list[TextSpan]:
     head = 0
     tail = len(chunk)
     leading, trailing = [], []
     while head < tail and chunk[head] in _LEADING and (tail - head > 1 or chunk[head] not in "-–—"):
-        leading.append(Span(chunk[head], start + head, start + head + 1))
+        leading.append(TextSpan(chunk[head], start + head, start + head + 1))
         head += 1
     while tail > head and chunk[tail - 1] in _TRAILING:
         # An ellipsis written as dots stays one token: "..." not "." "." ".".
@@ -131,29 +129,29 @@ def _split_chunk(chunk: str, start: int) -> list[Span]:
                 dots += 1
             if dots == 2:
                 dots = 1
-        trailing.append(Span(chunk[tail - dots : tail], start + tail - dots, start + tail))
+        trailing.append(TextSpan(chunk[tail - dots : tail], start + tail - dots, start + tail))
         tail -= dots
     middle = _split_slashed_words(chunk[head:tail], start + head) if tail > head else []
     return leading + middle + trailing[::-1]
 
 
-def _split_slashed_words(chunk: str, start: int) -> list[Span]:
+def _split_slashed_words(chunk: str, start: int) -> list[TextSpan]:
     # "won/người", "khách/năm": a slash between words separates them ("100.000 won" is the amount);
     # a slash with digits on either side is a date, a ratio or a document number and stays ("7/9").
     parts = chunk.split("/")
     if len(parts) < 2 or not all(part.isalpha() for part in parts):
-        return [Span(chunk, start, start + len(chunk))]
+        return [TextSpan(chunk, start, start + len(chunk))]
     spans, offset = [], start
     for i, part in enumerate(parts):
         if i:
-            spans.append(Span("/", offset, offset + 1))
+            spans.append(TextSpan("/", offset, offset + 1))
             offset += 1
-        spans.append(Span(part, offset, offset + len(part)))
+        spans.append(TextSpan(part, offset, offset + len(part)))
         offset += len(part)
     return spans
 
 
-def tokenize(text: str) -> list[Span]:
+def tokenize(text: str) -> list[TextSpan]:
     """Split ``text`` into syllable tokens: whitespace-separated, punctuation at the edges split off.
 
     Numbers, dates, times and hyphenated names stay whole ("2,34", "7/9", "14:15", "Kum-Sil").
@@ -162,11 +160,6 @@ def tokenize(text: str) -> list[Span]:
     for match in _NON_SPACE.finditer(text):
         spans.extend(_split_chunk(match.group(), match.start()))
     return spans
-
-
-def tokens(text: str) -> list[str]:
-    """Return the syllable tokens of ``text`` as strings."""
-    return [span.text for span in tokenize(text)]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -225,13 +218,13 @@ class AlignedText:
         return self._starts[start], self._ends[end]
 
 
-def syllable_sentences(text: str) -> list[list[Span]]:
-    """Split a caller's raw ``text`` into sentences of syllables: each :class:`Span` holds the NFC syllable
+def syllable_sentences(text: str) -> list[list[TextSpan]]:
+    """Split a caller's raw ``text`` into sentences of syllables: each :class:`TextSpan` holds the NFC syllable
     and its offsets in ``text`` as given (NFD, odd whitespace and all), so entities slice the original."""
     aligned = AlignedText(text)
     out = []
     for sentence in split_sentences(aligned.text):
         spans = tokenize(sentence.text)
         if spans:
-            out.append([Span(s.text, *aligned.span(sentence.start + s.start, sentence.start + s.end)) for s in spans])
+            out.append([TextSpan(s.text, *aligned.span(sentence.start + s.start, sentence.start + s.end)) for s in spans])
     return out

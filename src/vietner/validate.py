@@ -16,7 +16,7 @@ from .corpus import SPLITS, CorpusFormatError, Sentence, read_conll, read_conll_
 from .schema import DEFAULT_TYPES, entity_type, iob2_problem, labels_for, types_of
 from .spans import entities
 from .storage import NotUtf8Error, decode_utf8
-from .text import split_sentences, tokens as tokenize
+from .text import split_sentences, tokenize
 
 __all__ = ["FileSummary", "Problem", "summarize", "validate_corpus", "validate_file", "validate_splits"]
 
@@ -137,7 +137,7 @@ def _check_block(path: Path, block: _Block, raw_sentences: set[str] | None, prob
         problems.append(Problem(where, text_line, f"text is not a sentence of the raw article: {text[:60]!r}"))
     if not _reassembles(where, block, text, problems):
         return  # A token that does not reassemble also breaks tokenization: one cause, one report.
-    expected = tokenize(text)
+    expected = [span.text for span in tokenize(text)]
     got = [token for token, _, _ in block.tokens]
     if got != expected:
         # Tokens reassemble the text, so the first difference is a split made or missed at one token.

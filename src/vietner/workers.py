@@ -11,12 +11,12 @@ from typing import Any
 from .settings import Preprocessing
 from .encoding import EncodedSentence, Preprocessor
 from .segment import Segmenter
-from .text import Span, syllable_sentences
+from .text import TextSpan, syllable_sentences
 
 __all__ = ["PreparedText", "prepare_text", "start_worker", "prepare_chunk"]
 
 # One text's sentences (syllable spans into the text) and each sentence segmented and encoded.
-PreparedText = tuple[list[list[Span]], list[EncodedSentence]]
+PreparedText = tuple[list[list[TextSpan]], list[EncodedSentence]]
 
 
 def prepare_text(preprocessor: Preprocessor, text: str) -> PreparedText:
