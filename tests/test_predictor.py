@@ -114,3 +114,31 @@ def test_max_length_over_the_checkpoints_limit_is_a_config_error(train_main, lon
     assert train_main(tiny_args(files, tmp_path / "run", f"model.name_or_path={checkpoint}", "data.max_length=512")) == 2
     err = capsys.readouterr().err
     assert "data.max_length" in err and "256" in err and "Traceback" not in err
+
+
+def test_one_preprocessor_per_run_segments_each_dev_sentence_once(tmp_path, accelerator):
+    # train.py hands its Preprocessor to the Predictor: the segmentation ceiling and every epoch's scoring
+    # read the same cached words, so a dev sentence goes through the segmenter once per run, not once per use.
+    from vietner.encoding import Preprocessor
+    from vietner.predictor import Predictor
+    from vietner.modeling import NerModel
+    from vietner.segment import SyllableSegmenter
+    from vietner.training import segmentation_ceiling
+
+    class Counting(SyllableSegmenter):
+        calls = 0
+
+        def words(self, syllables):
+            Counting.calls += 1
+            return super().words(syllables)
+
+    tokenizer = write_tokenizer(SYLLABLES, tmp_path / "tok")
+    preprocessor = Preprocessor(tokenizer, Preprocessing(segmenter="none", max_length=64, window_overlap=16), Counting())
+    predictor = Predictor(NerModel(lookup_model(tokenizer, {"Hà": "B-LOC", "Nội": "I-LOC"})), preprocessor)
+    dev = to_dataset([Sentence(tuple(f"Bí thư Hà Nội tiếp bà {name}".split()), ("O", "O", "B-LOC", "I-LOC", "O", "O", "O"), name)
+                      for name in ("Kang", "Dũng", "An")])
+    segmentation_ceiling(dev, preprocessor)
+    for _ in range(3):  # three epochs of dev scoring
+        scores, _ = score_split(accelerator, predictor, dev, batch_size=4)
+    assert scores["strict"]["overall"]["f1"] == 1.0
+    assert Counting.calls == len(dev)
