@@ -136,6 +136,10 @@ class DataConfig(Preprocessing, ReadOptions):
     # Options for that JVM, space-separated ("-Xmx1g").
     jvm_options: str = ""
 
+    def segmenter_options(self) -> dict[str, Any]:
+        """The rdrsegmenter files and JVM this machine uses (see :meth:`Preprocessing.segmenter_options`)."""
+        return {"rdrsegmenter_dir": self.rdrsegmenter_dir, "jvm_path": self.jvm_path, "jvm_options": self.jvm_options}
+
 
 @dataclass
 class TrainConfig:

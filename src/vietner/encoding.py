@@ -160,9 +160,8 @@ class Preprocessor:
         """``words_cache``: sentences whose segmentation is kept (0 for a stream of new text)."""
         self.settings = settings
         self.words_cache = words_cache
-        if segmenter is None:  # machine-specific options (the JVM's) come from a DataConfig when there is one
-            options = {k: getattr(settings, k) for k in ("rdrsegmenter_dir", "jvm_path", "jvm_options") if hasattr(settings, k)}
-            segmenter = get_segmenter(settings.segmenter, **options)
+        if segmenter is None:
+            segmenter = get_segmenter(settings.segmenter, **settings.segmenter_options())
         self.segmenter = segmenter
         self.tokenizer = tokenizer
         self._words: dict[tuple[str, ...], WordSpans] = {}

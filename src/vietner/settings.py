@@ -57,6 +57,11 @@ class Preprocessing:
                 f"(max_position_embeddings {model_config.max_position_embeddings}); set it to {limit} or less"
             )
 
+    def segmenter_options(self) -> dict[str, Any]:
+        """Machine-specific options for :func:`vietner.segment.get_segmenter` (none here; a training config
+        adds the JVM's): they say where the segmenter runs, never how it segments, so a model does not keep them."""
+        return {}
+
     @classmethod
     def of(cls, values: Any) -> Preprocessing:
         """Return the preprocessing keys of ``values`` (a ``DataConfig`` or a mapping) as a ``Preprocessing``."""
