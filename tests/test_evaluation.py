@@ -21,7 +21,6 @@ from vietner.corpus import CorpusFormatError, Sentence, write_conll
 from vietner.spans import Entity, Span
 from vietner.evaluation import (
     DictionaryTagger,
-    ModelTagger,
     RawTextTagger,
     UndertheseaTagger,
     bootstrap,

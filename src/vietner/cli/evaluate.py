@@ -33,7 +33,6 @@ from ..evaluation.report import (
 from ..evaluation.taggers import (
     UNDERTHESEA_TYPES,
     DictionaryTagger,
-    ModelTagger,
     UndertheseaTagger,
     score_system,
 )
@@ -124,7 +123,10 @@ def _gold_and_pred(args: argparse.Namespace) -> tuple[list, list | None, str]:
             warn(note)
     if not args.model:
         return sentences, None, source
-    pred = ModelTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)(sentences)
+    from ..tagger import NerTagger  # torch and transformers, only to score a model
+
+    tagger = NerTagger.from_pretrained(args.model, device=args.device)
+    pred = [list(p.tags) for p in tagger.predict_tokens([s.tokens for s in sentences], args.batch_size)]
     return sentences, pred, f"model {args.model} on {source}"
 
 

@@ -21,7 +21,7 @@ from ..metrics import (
 )
 from ..storage import atomic_write_text
 from ..schema import types_of
-from .taggers import ModelTagger, Tagger
+from .taggers import Tagger
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,10 @@ def train_fold_with_script(
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"fold {fold.index} ({fold.test}): train.py failed:\n{done.stderr[-2000:]}")
-        return ModelTagger.from_pretrained(run_dir / "model")
+        from ..tagger import NerTagger
+
+        tagger = NerTagger.from_pretrained(run_dir / "model")
+        return lambda sentences: [list(p.tags) for p in tagger.predict_tokens([s.tokens for s in sentences])]
 
     return train
 

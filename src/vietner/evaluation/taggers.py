@@ -3,7 +3,6 @@ the text path), and the two baselines (a dictionary of training entities, undert
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -62,33 +61,10 @@ def spans_to_tags(offsets: Sequence[tuple[int, int]], found: Iterable[Entity]) -
     return tags
 
 
-class ModelTagger:
-    """A trained model, scored as users get it: ``NerTagger``'s prediction core on each gold sentence's own
-    syllable tokens, its entities (as ``predict()`` returns them) written back as IOB2 tags.
-
-    This is the core ``train.py`` scores dev and test with, so ``evaluate.py --model`` reproduces
-    ``metrics.json``; a user's CoNLL file without ``# text`` is scored on exactly the tokens it holds.
-    """
-
-    def __init__(self, tagger: Any, batch_size: int = 32) -> None:
-        self.tagger = tagger
-        self.batch_size = batch_size
-
-    @classmethod
-    def from_pretrained(cls, model_dir: str | os.PathLike, batch_size: int = 32, device: str = "cpu") -> ModelTagger:
-        """Load a model directory written by ``train.py`` with ``NerTagger.from_pretrained``."""
-        from ..tagger import NerTagger
-
-        return cls(NerTagger.from_pretrained(str(model_dir), device=device), batch_size)
-
-    def __call__(self, sentences: Sequence[Sentence]) -> list[list[str]]:
-        predictions = self.tagger.predict_tokens([s.tokens for s in sentences], batch_size=self.batch_size)
-        return [list(p.tags) for p in predictions]
-
-
 class RawTextTagger:
     """A trained model through ``NerTagger.predict`` on each sentence's raw ``# text``: the returned character
-    spans are mapped onto the gold syllables by their offsets. Scored beside :class:`ModelTagger`, it checks
+    spans are mapped onto the gold syllables by their offsets. Scored beside the model on the gold tokens
+    (``NerTagger.predict_tokens``, what ``train.py`` and ``evaluate.py --model`` score), it checks
     that the text path (sentence splitting, tokenization) reproduces the gold tokens; the two agree when it
     does."""
 
