@@ -30,13 +30,12 @@ from vietner.modeling import ModelLoadError, build_model, load_model_dir, save_m
 from vietner.batching import encode_train, train_loader
 from vietner.checkpoints import RunState, check_resumable, load_checkpoint, prepare_output_dir, save_checkpoint
 from vietner.evaluation.taggers import dictionary_baseline_f1
-from vietner.predictor import Predictor
 from vietner.schema import labels_for
 from vietner.sources import DataError, format_sources, load_splits, train_words, training_types
 from vietner.storage import atomic_write_text
 from vietner.training import (
     EpochMeter, final_summary, make_accelerator, make_optimizer, make_scheduler, model_settings, run_metadata,
-    score_split, steps_per_epoch, training_tokenizer, write_json, write_jsonl, write_predictions,
+    score_split, scoring_tagger, steps_per_epoch, training_tokenizer, write_json, write_jsonl, write_predictions,
 )
 
 
@@ -85,7 +84,7 @@ def run(args: argparse.Namespace, state: RunState) -> int:
     total_steps = min(total_steps, train.max_steps or total_steps)
     scheduler = accelerator.prepare(make_scheduler(optimizer, train, total_steps, accelerator.num_processes))
     sampler = getattr(loader.batch_sampler, "batch_sampler", loader.batch_sampler)  # ours, inside accelerate's shard
-    predictor = Predictor(accelerator.unwrap_model(model), preprocessor, autocast=accelerator.autocast)  # the run's one preprocessor
+    tagger = scoring_tagger(accelerator, model, preprocessor, train)  # NerTagger on the run's one preprocessor
     if args.resume:
         vars(state).update(load_checkpoint(accelerator, out / "checkpoints" / "last"))
         accelerator.print(f"resumed after epoch {state.epoch} (step {state.step}, best dev F1 {state.best_f1:.4f})")
@@ -113,8 +112,8 @@ def run(args: argparse.Namespace, state: RunState) -> int:
             state.step += int(accelerator.sync_gradients)
             if train.max_steps is not None and state.step >= train.max_steps:
                 break
-        dev, _ = score_split(accelerator, predictor, splits["dev"], train.eval_batch_size)
-        fit = score_split(accelerator, predictor, splits["train"], train.eval_batch_size)[0] if train.score_train_split else None
+        dev, _ = score_split(accelerator, tagger, splits["dev"], train.eval_batch_size)
+        fit = score_split(accelerator, tagger, splits["train"], train.eval_batch_size)[0] if train.score_train_split else None
         if state.record(epoch, dev, fit, meter.summary(accelerator, time.perf_counter() - start), scheduler.get_last_lr()[0], train) and main_process:
             save_model_dir(out / "model", accelerator.unwrap_model(model), tokenizer, settings)
         accelerator.print(state.describe())
@@ -132,7 +131,7 @@ def run(args: argparse.Namespace, state: RunState) -> int:
     accelerator.unwrap_model(model).load_state_dict(load_model_dir(out / "model").model.state_dict())
     final = {}
     for split in ("dev", "test") + (("train",) if train.score_train_split else ()):
-        final[split], predicted = score_split(accelerator, predictor, splits[split], train.eval_batch_size)
+        final[split], predicted = score_split(accelerator, tagger, splits[split], train.eval_batch_size)
         if main_process:
             write_predictions(out / "predictions" / f"{split}.conll", splits[split], predicted)
     metrics.update(best_epoch=state.best_epoch, stopped=state.stopped, epochs=state.history, **final)

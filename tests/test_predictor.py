@@ -67,7 +67,7 @@ def test_selection_metric_counts_a_stray_i_tag_as_predict_does(tmp_path, acceler
     tokens = "Bí thư Hà Nội tiếp bà Kang Kum-Sil".split()
     gold = ("O", "O", "B-LOC", "I-LOC", "O", "O", "O", "O")
     dev = to_dataset([Sentence(tuple(tokens), gold, "d1", " ".join(tokens))])
-    scores, _ = score_split(accelerator, tagger.predictor, dev, batch_size=4)
+    scores, _ = score_split(accelerator, tagger, dev, batch_size=4)
     state = RunState()
     state.record(1, scores, None, {"train_loss": 1.0, "train_tokens_per_s": 1.0, "seconds": 1.0}, 1e-3, TrainConfig(epochs=1))
     entities = tagger.predict(" ".join(tokens))
@@ -117,11 +117,9 @@ def test_max_length_over_the_checkpoints_limit_is_a_config_error(train_main, lon
 
 
 def test_one_preprocessor_per_run_segments_each_dev_sentence_once(tmp_path, accelerator):
-    # train.py hands its Preprocessor to the Predictor: the segmentation ceiling and every epoch's scoring
-    # read the same cached words, so a dev sentence goes through the segmenter once per run, not once per use.
+    # train.py scores with a NerTagger on its own Preprocessor: the segmentation ceiling and every epoch's
+    # scoring read the same cached words, so a dev sentence goes through the segmenter once per run.
     from vietner.encoding import Preprocessor
-    from vietner.predictor import Predictor
-    from vietner.modeling import NerModel
     from vietner.segment import SyllableSegmenter
     from vietner.training import segmentation_ceiling
 
@@ -134,11 +132,11 @@ def test_one_preprocessor_per_run_segments_each_dev_sentence_once(tmp_path, acce
 
     tokenizer = write_tokenizer(SYLLABLES, tmp_path / "tok")
     preprocessor = Preprocessor(tokenizer, Preprocessing(segmenter="none", max_length=64, window_overlap=16), Counting())
-    predictor = Predictor(NerModel(lookup_model(tokenizer, {"Hà": "B-LOC", "Nội": "I-LOC"})), preprocessor)
+    tagger = NerTagger(lookup_model(tokenizer, {"Hà": "B-LOC", "Nội": "I-LOC"}), tokenizer, preprocessor=preprocessor)
     dev = to_dataset([Sentence(tuple(f"Bí thư Hà Nội tiếp bà {name}".split()), ("O", "O", "B-LOC", "I-LOC", "O", "O", "O"), name)
                       for name in ("Kang", "Dũng", "An")])
     segmentation_ceiling(dev, preprocessor)
     for _ in range(3):  # three epochs of dev scoring
-        scores, _ = score_split(accelerator, predictor, dev, batch_size=4)
+        scores, _ = score_split(accelerator, tagger, dev, batch_size=4)
     assert scores["strict"]["overall"]["f1"] == 1.0
     assert Counting.calls == len(dev)

@@ -121,11 +121,14 @@ class NerTagger:
         device: str | torch.device = "cpu",
         quantize: str | None = None,
         dtype: str = "fp32",
+        preprocessor: Preprocessor | None = None,
     ) -> None:
         """``preprocessing``: the model's ``vietner.json`` settings (default: ``Preprocessing()`` within the
         model's position limit), checked
         against the model's position limit; ``segmenter`` overrides the one it names (an instance);
-        ``dtype``: ``fp32``, or ``bf16``/``fp16`` autocast around each forward pass."""
+        ``dtype``: ``fp32``, or ``bf16``/``fp16`` autocast around each forward pass; ``preprocessor``: a
+        :class:`vietner.encoding.Preprocessor` to share (``train.py`` scores with its own, so a sentence is
+        segmented once per run), whose settings are then the preprocessing."""
         from .modeling import NerModel
 
         if quantize is not None and quantize not in QUANTIZE_MODES:
@@ -136,6 +139,8 @@ class NerTagger:
             raise ValueError("quantize='dynamic-int8' runs in fp32; leave dtype='fp32'")
         if not isinstance(model, NerModel):
             model = NerModel(model)
+        if preprocessor is not None:
+            preprocessing = preprocessor.settings
         if preprocessing is None:  # defaults, within the model's own position limit
             limit = position_limit(model.config) or 256
             preprocessing = Preprocessing(max_length=min(256, limit), window_overlap=min(64, limit // 4), max_pieces_per_word=min(32, limit - 2))
@@ -152,8 +157,9 @@ class NerTagger:
         self.dtype = dtype
         self.preprocessing = preprocessing
         self.model = model.eval().to(self.device)
-        # No per-sentence segmentation cache: raw text rarely repeats a sentence, and it would grow with a stream.
-        preprocessor = Preprocessor(tokenizer, preprocessing, segmenter, words_cache=0)
+        if preprocessor is None:
+            # No per-sentence segmentation cache: raw text rarely repeats a sentence, and it would grow with a stream.
+            preprocessor = Preprocessor(tokenizer, preprocessing, segmenter, words_cache=0)
         self.predictor = Predictor(self.model, preprocessor, self.device, autocast)
         self.labels = self.predictor.labels
         self.tokenizer = tokenizer

@@ -4,8 +4,9 @@ tokenizer, the optimizer and schedule, scoring, and the run's outputs.
 Data sources and the label list are in :mod:`vietner.sources`, batches in :mod:`vietner.batching`, output
 directories, checkpoints and :class:`RunState` in :mod:`vietner.checkpoints`.
 
-Scoring: dev and test are tagged by :class:`vietner.predictor.Predictor`, the core ``NerTagger.predict``
-and ``evaluate.py`` use, on the gold syllables, and scored with seqeval on the entities it returns. Under
+Scoring: dev and test are tagged by ``NerTagger.predict_tokens`` on the gold syllables, as ``evaluate.py
+--model`` tags them (the prediction core behind ``NerTagger.predict`` too), and scored with seqeval on the
+entities it returns. Under
 several processes each scores a share of the sentences and the shares are gathered; every sentence must be
 scored exactly once.
 """
@@ -31,7 +32,7 @@ from .corpus import atomic_write_text, format_conll, from_dataset
 from .encoding import Preprocessor
 from .metrics import f1, score_modes
 from .modeling import ModelSettings
-from .predictor import Predictor
+from .tagger import NerTagger
 from .segment import syllable_tags, word_tags
 from .sources import source_counts
 from .storage import atomic_directory
@@ -51,6 +52,7 @@ __all__ = [
     "make_optimizer",
     "make_scheduler",
     "steps_per_epoch",
+    "scoring_tagger",
     "score_split",
     "model_settings",
     "write_predictions",
@@ -75,7 +77,7 @@ def training_tokenizer(config: Config, out: Path, accelerator: Accelerator, word
     ``--resume``."""
     from transformers import PhobertTokenizer
 
-    from .vocabulary import pretrained_tokenizer, scratch_tokenizer
+    from .modeling import pretrained_tokenizer, scratch_tokenizer
 
     with accelerator.main_process_first():
         if config.model.name_or_path is not None:
@@ -147,14 +149,26 @@ def steps_per_epoch(batches_per_process: int, accumulation: int) -> int:
 # Scoring: the prediction core on each process's share of the sentences.
 
 
+# The autocast NerTagger applies for each of train.mixed_precision's settings (accelerate's own, for scoring).
+_SCORING_DTYPES = {"no": "fp32", "bf16": "bf16", "fp16": "fp16"}
+
+
+def scoring_tagger(accelerator: Accelerator, model: torch.nn.Module, preprocessor: Preprocessor, train: TrainConfig) -> NerTagger:
+    """The ``NerTagger`` that scores the model being trained: the run's own preprocessor (a sentence is
+    segmented once per run), its device and mixed precision."""
+    model = accelerator.unwrap_model(model)
+    return NerTagger(model, preprocessor.tokenizer, device=accelerator.device, dtype=_SCORING_DTYPES[train.mixed_precision],
+                     preprocessor=preprocessor)
+
+
 def score_split(
-    accelerator: Accelerator, predictor: Predictor, dataset: Dataset, batch_size: int
+    accelerator: Accelerator, tagger: NerTagger, dataset: Dataset, batch_size: int
 ) -> tuple[dict[str, Any], list[list[str]]]:
-    """Tag ``dataset``'s gold syllables with ``predictor`` and score the entities it returns with seqeval
-    (both modes); return ``(scores, predicted syllable tags)``. Raises ``RuntimeError`` unless every
-    sentence comes back exactly once from the processes."""
+    """Tag ``dataset``'s gold syllables with ``tagger.predict_tokens`` (what ``evaluate.py --model`` calls)
+    and score the entities it returns with seqeval (both modes); return ``(scores, predicted syllable
+    tags)``. Raises ``RuntimeError`` unless every sentence comes back exactly once from the processes."""
     mine = list(range(accelerator.process_index, len(dataset), accelerator.num_processes))
-    predictions = predictor.predict([dataset[i]["tokens"] for i in mine], batch_size) if mine else []
+    predictions = tagger.predict_tokens([dataset[i]["tokens"] for i in mine], batch_size) if mine else []
     gathered = gather_object([(i, list(p.tags)) for i, p in zip(mine, predictions)])
     by_index = dict(gathered)
     if len(gathered) != len(dataset) or len(by_index) != len(dataset):
