@@ -64,8 +64,7 @@ def build_model_dir(directory: Path, tiny: bool = False) -> Path:
     from transformers import RobertaForTokenClassification
 
     from vietner.config import Preprocessing, ScratchConfig
-    from vietner.modeling import ModelSettings, NerModel, phobert_base_config, save_model_dir
-    from vietner.vocabulary import scratch_tokenizer
+    from vietner.modeling import ModelSettings, NerModel, phobert_base_config, save_model_dir, scratch_tokenizer
     from vietner.segment import get_segmenter, join_word
     from vietner.text import split_sentences, tokenize
 

@@ -42,8 +42,7 @@ from datasets import Dataset
 from vietner.config import ScratchConfig, load_config
 from vietner.corpus import read_conll, to_dataset
 from vietner.encoding import Preprocessor
-from vietner.modeling import NerModel, phobert_base_config
-from vietner.vocabulary import scratch_tokenizer
+from vietner.modeling import NerModel, phobert_base_config, scratch_tokenizer
 from vietner.schema import labels_for, types_of
 from vietner.batching import encode_train, train_loader
 from vietner.sources import train_words

@@ -26,9 +26,9 @@ SYLLABLES = (
 
 
 def write_tokenizer(words: Iterable[str], directory: Path) -> PhobertTokenizer:
-    """A PhobertTokenizer whose BPE vocabulary (vocabulary.learn_bpe, as train.py builds it) covers ``words``."""
+    """A PhobertTokenizer whose BPE vocabulary (modeling.learn_bpe, as train.py builds it) covers ``words``."""
     from vietner.config import ScratchConfig
-    from vietner.vocabulary import scratch_tokenizer
+    from vietner.modeling import scratch_tokenizer
 
     return scratch_tokenizer(list(words), directory, ScratchConfig(bpe_vocab_size=4000, bpe_min_frequency=1))
 

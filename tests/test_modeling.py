@@ -16,11 +16,13 @@ from vietner.modeling import (
     ModelLoadError,
     ModelSettings,
     build_model,
+    learn_bpe,
     load_model_dir,
+    pretrained_tokenizer,
     save_model_dir,
+    scratch_tokenizer,
     sentence_words,
 )
-from vietner.vocabulary import learn_bpe, pretrained_tokenizer, scratch_tokenizer
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 WORDS = ["Hà_Nội", "tiếp", "bà", "Kang_Kum-Sil", "tại", "Hà_Nội", "và", "Seoul", "ngày", "7/9", "."] * 5 + [
@@ -210,7 +212,7 @@ def test_local_directory_without_model_is_a_clear_error(tmp_path):
 def test_unreachable_hub_is_one_line_naming_the_offline_config():
     # HF_HUB_OFFLINE makes the hub unreachable at once instead of after minutes of retries.
     code = (
-        "from vietner.vocabulary import ModelLoadError, pretrained_tokenizer\n"
+        "from vietner.modeling import ModelLoadError, pretrained_tokenizer\n"
         "try:\n    pretrained_tokenizer('vinai/phobert-base')\n"
         "except ModelLoadError as e:\n    print('ERR', e)\n"
     )
@@ -230,7 +232,7 @@ def test_version_1_settings_still_load():
 def test_an_offline_machine_fails_fast_without_hf_hub_offline():
     # No HF_HUB_OFFLINE: the hub's host is asked once (3 s at most) instead of transformers' minute of retries.
     code = (
-        "import time\nfrom vietner.vocabulary import ModelLoadError, hub_reachable, pretrained_tokenizer\n"
+        "import time\nfrom vietner.modeling import ModelLoadError, hub_reachable, pretrained_tokenizer\n"
         "if hub_reachable():\n    print('REACHABLE')\nelse:\n    start = time.perf_counter()\n"
         "    try:\n        pretrained_tokenizer('vinai/phobert-base')\n"
         "    except ModelLoadError as e:\n        print('ERR', round(time.perf_counter() - start, 1), e)\n"

@@ -261,7 +261,7 @@ def test_training_windows_respect_the_limit_and_label_each_word_once(corpus):
     splits = load_splits(data)
     labels = labels_for(training_types(splits))
     from vietner.config import ScratchConfig
-    from vietner.vocabulary import scratch_tokenizer
+    from vietner.modeling import scratch_tokenizer
     from vietner.segment import syllable_tags, word_tags
 
     preprocessor = Preprocessor(None, data)
@@ -349,7 +349,7 @@ def test_nfd_bom_and_crlf_copies_train_exactly_as_the_nfc_file(corpus, tmp_path)
     import unicodedata
 
     from vietner.config import ScratchConfig
-    from vietner.vocabulary import scratch_tokenizer
+    from vietner.modeling import scratch_tokenizer
 
     text = Path(corpus["train"]).read_text(encoding="utf-8")
     copies = {
@@ -628,8 +628,7 @@ def stage_one_model(directory: Path, corpus: dict[str, Path], labels: list[str],
     import transformers
 
     from vietner.config import ModelConfig, Preprocessing, ScratchConfig
-    from vietner.modeling import ModelSettings, build_model, save_model_dir
-    from vietner.vocabulary import scratch_tokenizer
+    from vietner.modeling import ModelSettings, build_model, save_model_dir, scratch_tokenizer
 
     transformers.set_seed(1)
     words = [w for tokens in load_conll(corpus["train"])["tokens"] for w in tokens]
@@ -684,7 +683,7 @@ def test_learned_vocabulary_spells_tones_as_phobert_does(tmp_path):
     # Trained with tone normalization (the default), the scratch vocabulary holds "Thành_uỷ", as PhoBERT's
     # does, and no new-placement "ủy"/"òa" spelling, though the corpus writes "Thành ủy" and "Hòa Lạc".
     from vietner.config import ScratchConfig
-    from vietner.vocabulary import learn_bpe
+    from vietner.modeling import learn_bpe
 
     data = load_config(ROOT / "configs" / "tiny.yaml").data
     data.dir, data.splits = str(ROOT / "data" / "annotated"), str(ROOT / "data" / "splits.json")

@@ -4,7 +4,7 @@
   ``model.name_or_path``: a hub id such as ``vinai/phobert-base`` or a local directory.
 * The scratch model (``model.name_or_path: null``, ``configs/tiny.yaml``) is PhoBERT's architecture
   (``RobertaForTokenClassification`` with ``PhobertTokenizer``) at a small size, randomly initialized, with a
-  ``vocab.txt`` + ``bpe.codes`` pair learned from the training split's segmented words (:mod:`vietner.vocabulary`).
+  ``vocab.txt`` + ``bpe.codes`` pair learned here from the training split's segmented words.
 * ``model.head: crf`` adds a linear-chain CRF (pytorch-crf) over the word-level emissions (the logits at
   each word's first subword).
 * A model directory is ``save_pretrained`` output (model with ``id2label``/``label2id`` and tokenizer, so
@@ -14,11 +14,17 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
-from collections.abc import Sequence
+import socket
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import torch
 import torch.nn.functional as F
@@ -26,26 +32,31 @@ from torch import nn
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
+    PhobertTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     RobertaConfig,
 )
 from transformers.modeling_outputs import TokenClassifierOutput
 
-from .config import ModelConfig
+from .config import ModelConfig, ScratchConfig
 from .encoding import IGNORE_INDEX
 from .settings import SETTINGS_FILE, ModelSettings  # re-exported: callers import them from here
 from .storage import atomic_directory, recover, replace_dir  # replace_dir re-exported for callers
-from .vocabulary import ModelLoadError, first_line, hub_error, hub_reachable  # ModelLoadError re-exported
 
 __all__ = [
     "SETTINGS_FILE",
-    "ModelLoadError",
     "CRF_FILE",
+    "OFFLINE_CONFIG",
+    "ModelLoadError",
     "ModelSettings",
     "NerModel",
     "PHOBERT_BASE_SIZES",
     "phobert_base_config",
+    "learn_bpe",
+    "write_phobert_vocabulary",
+    "scratch_tokenizer",
+    "pretrained_tokenizer",
     "build_model",
     "is_model_dir",
     "carry_labels",
@@ -53,10 +64,130 @@ __all__ = [
     "load_model_dir",
     "replace_dir",
     "LoadedModel",
+    "hub_reachable",
     "sentence_words",
 ]
 
 CRF_FILE = "crf.safetensors"
+OFFLINE_CONFIG = "configs/tiny.yaml"
+# PhobertTokenizer gives ids 0-3 to these and reads the rest of the vocabulary from vocab.txt.
+_PHOBERT_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
+_END_OF_WORD = "</w>"
+
+
+class ModelLoadError(OSError):
+    """A model or tokenizer that cannot be loaded; the message is one line saying why and what to do."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# The scratch model's vocabulary: BPE learned from the training split, exported in fastBPE format.
+
+
+def _fastbpe_piece(token: str) -> str:
+    """Return a BPE symbol as PhobertTokenizer writes it: word-final pieces bare, others with ``@@``."""
+    return token[: -len(_END_OF_WORD)] if token.endswith(_END_OF_WORD) else token + "@@"
+
+
+def learn_bpe(words: Iterable[str], vocab_size: int = 4000, min_frequency: int = 2) -> tuple[list[str], list[str]]:
+    """Learn a BPE vocabulary from ``words`` and return ``(codes_lines, vocab_lines)`` in fastBPE format.
+
+    ``codes_lines`` are ``"a b count"`` merges in the order they were learned (``</w>`` marks the end of a
+    word); ``vocab_lines`` are ``"token count"``, word-final pieces bare and others ending in ``@@``, most
+    frequent first. Counts are occurrences in the training words' final segmentation (PhobertTokenizer reads
+    only the order of the merges). Deterministic: the same words give the same files.
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    counts = Counter(unicodedata.normalize("NFC", word) for word in words if word and not word.isspace())
+    if not counts:
+        raise ValueError("cannot learn a vocabulary from no words")
+    # Registering every initial symbol up front fixes their ids, which makes the trainer's tie-breaking
+    # between equally frequent pairs (by id) the same in every run; otherwise it follows hash order.
+    chars = sorted({c for word in counts for c in word[:-1]})
+    finals = sorted({word[-1] + _END_OF_WORD for word in counts})
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>", end_of_word_suffix=_END_OF_WORD))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=chars + finals,
+        end_of_word_suffix=_END_OF_WORD,
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator((word for word, n in counts.items() for _ in range(n)), trainer)
+    model = json.loads(tokenizer.to_str())["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    used: Counter[str] = Counter()
+    for word, n in counts.items():
+        for piece in tokenizer.model.tokenize(word):
+            used[piece.value] += n
+    codes = [f"{a} {b} {used[a + b]}" for a, b in merges]
+    symbols = [token for token in model["vocab"] if token.strip() and " " not in token]
+    pieces = {_fastbpe_piece(token): used[token] for token in symbols}
+    vocab = [
+        f"{piece} {n}"
+        for piece, n in sorted(pieces.items(), key=lambda item: (-item[1], item[0]))
+        if piece and piece not in _PHOBERT_SPECIALS
+    ]
+    return codes, vocab
+
+
+def write_phobert_vocabulary(words: Iterable[str], directory: str | os.PathLike, scratch: ScratchConfig) -> Path:
+    """Learn BPE from ``words`` and write ``vocab.txt`` and ``bpe.codes`` into ``directory``; return it."""
+    codes, vocab = learn_bpe(words, scratch.bpe_vocab_size, scratch.bpe_min_frequency)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "bpe.codes").write_text("".join(line + "\n" for line in codes), encoding="utf-8")
+    (directory / "vocab.txt").write_text("".join(line + "\n" for line in vocab), encoding="utf-8")
+    return directory
+
+
+def scratch_tokenizer(words: Iterable[str], directory: str | os.PathLike, scratch: ScratchConfig) -> PhobertTokenizer:
+    """Return a ``PhobertTokenizer`` whose vocabulary is learned from ``words`` (saved in ``directory``)."""
+    directory = write_phobert_vocabulary(words, directory, scratch)
+    tokenizer = PhobertTokenizer(str(directory / "vocab.txt"), str(directory / "bpe.codes"))
+    tokenizer.save_pretrained(str(directory))
+    return tokenizer
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _hub_error(name: str, error: BaseException) -> ModelLoadError:
+    return ModelLoadError(
+        f"cannot load {name!r}: it is not a local directory and the Hugging Face hub did not serve it "
+        f"(unreachable, offline, or no such model: {_first_line(error)}); to train offline use {OFFLINE_CONFIG}"
+    )
+
+
+@functools.cache
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub's host accepts a connection within ``timeout`` seconds (False when
+    ``HF_HUB_OFFLINE`` is set). Asked once before loading: offline, transformers would retry for about a
+    minute before failing; with the answer, it reads the local cache only and fails (or loads) at once."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlsplit(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def pretrained_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    """Return ``AutoTokenizer.from_pretrained(name_or_path)`` (PhoBERT: the slow ``PhobertTokenizer``)."""
+    local = Path(name_or_path).is_dir()
+    try:
+        return AutoTokenizer.from_pretrained(name_or_path, local_files_only=local or not hub_reachable())
+    except Exception as error:  # noqa: BLE001 - network, missing files and bad repos all end here
+        if local:
+            raise ModelLoadError(f"cannot load a tokenizer from {name_or_path}: {_first_line(error)}") from None
+        raise _hub_error(name_or_path, error) from None
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -212,8 +343,8 @@ def _pretrained_encoder(config: ModelConfig, labels: Sequence[str]) -> PreTraine
         )
     except Exception as error:  # noqa: BLE001
         if local:
-            raise ModelLoadError(f"cannot load a model from {name}: {first_line(error)}") from None
-        raise hub_error(name, error) from None
+            raise ModelLoadError(f"cannot load a model from {name}: {_first_line(error)}") from None
+        raise _hub_error(name, error) from None
 
 
 def is_model_dir(name_or_path: str | os.PathLike | None) -> bool:
@@ -334,7 +465,7 @@ def load_model_dir(directory: str | os.PathLike, device: str | torch.device = "c
         encoder = AutoModelForTokenClassification.from_pretrained(str(directory), local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
     except Exception as error:  # noqa: BLE001
-        raise ModelLoadError(f"cannot load the model in {directory}: {first_line(error)}") from None
+        raise ModelLoadError(f"cannot load the model in {directory}: {_first_line(error)}") from None
     model = NerModel(encoder, settings.head)
     if model.crf is not None:
         from safetensors.torch import load_file
