@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import ClassLabel, Dataset, Features, Sequence, Value
 from seqeval.metrics.sequence_labeling import get_entities
-from test_training import synthetic_sentence, tiny_args, train_main, write_corpus  # noqa: F401
+from training_fixtures import synthetic_sentence, tiny_args, write_corpus
 
 from vietner.config import ReadOptions, load_config
 from vietner.corpus import CorpusFormatError, Sentence, read_conll, write_conll
@@ -241,7 +241,7 @@ def write_stray(path: Path) -> Path:
     return path
 
 
-def test_format_twins_train_to_the_same_test_f1_and_repair_reports_both_lines(train_main, corpus, twins, tmp_path, capsys):  # noqa: F811
+def test_format_twins_train_to_the_same_test_f1_and_repair_reports_both_lines(train_main, corpus, twins, tmp_path, capsys):
     stray = write_stray(tmp_path / "stray.conll")
     with pytest.raises(CorpusFormatError, match=r"stray.conll:2: I-PER follows O"):
         load_splits(files_config(corpus, f"data.extra_train=[{{path: '{stray}'}}]").data)
@@ -304,7 +304,7 @@ def one_line_error(capsys) -> str:
     return lines[0]
 
 
-def test_new_errors_are_one_line_with_status_2_in_train_evaluate_and_validate(train_main, corpus, nested, tmp_path, capsys):  # noqa: F811
+def test_new_errors_are_one_line_with_status_2_in_train_evaluate_and_validate(train_main, corpus, nested, tmp_path, capsys):
     _, path = nested
     cases = {**bad_files(tmp_path), "column": (path, f"{path}:1: tag_column 7 is not a tag column of this file: its lines have 4 columns")}
     for name, (bad, message) in cases.items():

@@ -16,7 +16,7 @@ import torch
 from tagger_fixtures import SYLLABLES, random_model, save_model_dir, write_tokenizer
 from test_predict import model_dir, tagger  # noqa: F401 - the fixtures: a tiny underthesea model and its tagger
 from test_predict import write_text as write_lines
-from test_training import free_port
+from training_fixtures import free_port
 
 from vietner import NerTagger
 from vietner.streaming import CHUNK_DOCUMENTS

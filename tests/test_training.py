@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from training_fixtures import DATES, FILLERS, ORGS, PERSONS, PLACES, ROOT, tiny_args, write_corpus
+from training_fixtures import DATES, FILLERS, ORGS, PERSONS, PLACES, ROOT, free_port, tiny_args, write_corpus
 
 from vietner.config import TrainConfig, load_config
 from vietner.corpus import Sentence, load_conll, write_conll
@@ -164,14 +164,6 @@ def _audited_replace(src, dst, *args, **kwargs):
     return _replace(src, dst, *args, **kwargs)
 os.replace = _audited_replace
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch_with_one_retry_on_hang(command, env, cwd, out, audit) -> subprocess.CompletedProcess:

@@ -114,3 +114,12 @@ def run_train(module, args: list[str]) -> int:
     finally:
         AcceleratorState._reset_state(reset_partial_state=True)
         GradientState._reset_state()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a two-process launch's rendezvous)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
