@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForTokenClassification, AutoTokenizer, PhobertTokenizer, RobertaForTokenClassification
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PhobertTokenizer,
+    PreTrainedTokenizerFast,
+    RobertaForTokenClassification,
+)
 
 from vietner.config import ModelConfig, Preprocessing, ScratchConfig
 from vietner.encoding import IGNORE_INDEX, WordPieces
@@ -166,13 +172,13 @@ def test_model_dir_round_trip(tokenizer, tmp_path, head):
     target = tmp_path / "model"
     save_model_dir(target, model, tokenizer, settings)
     files = {p.name for p in target.iterdir()}
-    assert {"config.json", "model.safetensors", "vocab.txt", "bpe.codes", "tokenizer_config.json", SETTINGS_FILE} <= files
+    assert {"config.json", "model.safetensors", "vocab.txt", "bpe.codes", "tokenizer.json", "tokenizer_config.json", SETTINGS_FILE} <= files
     assert (CRF_FILE in files) == (head == "crf")
     assert json.loads((target / SETTINGS_FILE).read_text())["preprocessing"]["segmenter"] == "none"
 
     loaded = load_model_dir(target)
     assert loaded.settings == settings
-    assert isinstance(loaded.tokenizer, PhobertTokenizer)
+    assert isinstance(loaded.tokenizer, PreTrainedTokenizerFast)  # the fast twin of the learned PhobertTokenizer
     input_ids, attention, labels = batch()
     with torch.no_grad():
         expected = model.decode(*sentence_words(model(input_ids, attention).logits, labels != IGNORE_INDEX))
@@ -182,7 +188,9 @@ def test_model_dir_round_trip(tokenizer, tmp_path, head):
     # plain transformers loads it too, with the label names
     plain = AutoModelForTokenClassification.from_pretrained(str(target))
     assert plain.config.id2label[1] == "B-LOC"
-    assert isinstance(AutoTokenizer.from_pretrained(str(target)), PhobertTokenizer)
+    assert isinstance(AutoTokenizer.from_pretrained(str(target)), PreTrainedTokenizerFast)
+    assert json.loads((target / "config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
+    assert isinstance(PhobertTokenizer.from_pretrained(str(target)), PhobertTokenizer)  # the slow files stay
     with torch.no_grad():
         assert torch.allclose(plain(input_ids=input_ids, attention_mask=attention).logits, model(input_ids, attention).logits)
 

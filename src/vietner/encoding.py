@@ -1,7 +1,7 @@
 """Turn words into PhoBERT inputs: word-by-word subword alignment and windows under the 256-token limit.
 
-``PhobertTokenizer`` is a slow tokenizer with no ``word_ids()`` and no offset mapping, so alignment is done
-by tokenizing one word at a time (its BPE splits on whitespace, so this equals tokenizing the sentence).
+Alignment is done by tokenizing each word on its own (PhoBERT's BPE splits on whitespace, so this equals
+tokenizing the sentence), all new words of a sentence in one batch call of the fast tokenizer.
 The first subword of a word carries the word's label; later subwords and the special tokens get -100.
 
 PhoBERT's position limit is 256 tokens including ``<s>`` and ``</s>``. Longer inputs are split into windows
@@ -30,32 +30,40 @@ logger = logging.getLogger(__name__)
 
 
 class WordPieces:
-    """Subword ids of words, tokenized one word at a time and cached (news text repeats its words)."""
+    """Subword ids of words, each word tokenized on its own and cached (news text repeats its words).
+
+    A PhoBERT tokenizer (slow or fast) encodes all new words of a call in one batch through
+    :class:`vietner.tokenizer.WordEncoder`, id for id what ``PhobertTokenizer`` gives; any other tokenizer
+    is asked word by word."""
 
     def __init__(self, tokenizer, max_pieces_per_word: int = 32, cache_size: int = 200_000) -> None:
+        from .tokenizer import WordEncoder, is_phobert
+
         self.tokenizer = tokenizer
         self.max_pieces_per_word = max_pieces_per_word
         self.cache_size = cache_size
         self._cache: dict[str, list[int]] = {}
+        self._encode = WordEncoder(tokenizer) if is_phobert(tokenizer) else self._one_by_one
+
+    def _one_by_one(self, words: Sequence[str]) -> list[list[int]]:
+        # split_special_tokens: "<pad>" written in a text is text, never the control id it names.
+        return [self.tokenizer.convert_tokens_to_ids(self.tokenizer.tokenize(w, split_special_tokens=True)) for w in words]
 
     def __call__(self, words: Sequence[str]) -> list[list[int]]:
         """Return the subword ids of each word; an untokenizable word gets ``[unk]``."""
-        out = []
-        for word in words:
-            ids = self._cache.get(word)
-            if ids is None:
-                # split_special_tokens: "<pad>" written in a text is text, never the control id it names.
-                pieces = self.tokenizer.tokenize(word, split_special_tokens=True)
-                ids = self.tokenizer.convert_tokens_to_ids(pieces) or [self.tokenizer.unk_token_id]
-                if len(ids) > self.max_pieces_per_word:
-                    # Only the first subword carries the label, so dropping a very long word's tail (a URL)
-                    # loses no label and keeps windows from being eaten by one token.
-                    logger.warning("word %r has %d subwords; keeping the first %d", word[:40], len(ids), self.max_pieces_per_word)
-                    ids = ids[: self.max_pieces_per_word]
-                if len(self._cache) < self.cache_size:
-                    self._cache[word] = ids
-            out.append(ids)
-        return out
+        new = list(dict.fromkeys(word for word in words if word not in self._cache))
+        found = {}
+        for word, ids in zip(new, self._encode(new) if new else []):
+            ids = ids or [self.tokenizer.unk_token_id]
+            if len(ids) > self.max_pieces_per_word:
+                # Only the first subword carries the label, so dropping a very long word's tail (a URL)
+                # loses no label and keeps windows from being eaten by one token.
+                logger.warning("word %r has %d subwords; keeping the first %d", word[:40], len(ids), self.max_pieces_per_word)
+                ids = ids[: self.max_pieces_per_word]
+            found[word] = ids
+            if len(self._cache) < self.cache_size:
+                self._cache[word] = ids
+        return [self._cache.get(word) or found[word] for word in words]
 
 
 @dataclass(frozen=True)

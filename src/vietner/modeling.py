@@ -7,9 +7,10 @@
   ``vocab.txt`` + ``bpe.codes`` pair learned here from the training split's segmented words.
 * ``model.head: crf`` adds a linear-chain CRF (pytorch-crf) over the word-level emissions (the logits at
   each word's first subword).
-* A model directory is ``save_pretrained`` output (model with ``id2label``/``label2id`` and tokenizer, so
-  plain transformers loads it), ``crf.safetensors`` for a CRF head, and ``vietner.json`` with the
-  segmenter and window settings the model was trained with.
+* A model directory is ``save_pretrained`` output (model with ``id2label``/``label2id`` and tokenizer: PhoBERT's
+  ``vocab.txt``/``bpe.codes`` plus the fast ``tokenizer.json`` of :mod:`vietner.tokenizer`, so plain
+  transformers loads it with ``AutoTokenizer``), ``crf.safetensors`` for a CRF head, ``vietner.json`` with
+  the segmenter and window settings the model was trained with, and a model card (``README.md``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from .config import ModelConfig, ScratchConfig
 from .encoding import IGNORE_INDEX
 from .settings import SETTINGS_FILE, ModelSettings  # re-exported: callers import them from here
 from .storage import atomic_directory, recover, replace_dir  # replace_dir re-exported for callers
+from .tokenizer import END_OF_WORD, SPECIALS, fastbpe_piece, save_tokenizer, vocabulary_size
 
 __all__ = [
     "SETTINGS_FILE",
@@ -70,9 +72,6 @@ __all__ = [
 
 CRF_FILE = "crf.safetensors"
 OFFLINE_CONFIG = "configs/tiny.yaml"
-# PhobertTokenizer gives ids 0-3 to these and reads the rest of the vocabulary from vocab.txt.
-_PHOBERT_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
-_END_OF_WORD = "</w>"
 
 
 class ModelLoadError(OSError):
@@ -81,11 +80,6 @@ class ModelLoadError(OSError):
 
 # --------------------------------------------------------------------------------------------------------
 # The scratch model's vocabulary: BPE learned from the training split, exported in fastBPE format.
-
-
-def _fastbpe_piece(token: str) -> str:
-    """Return a BPE symbol as PhobertTokenizer writes it: word-final pieces bare, others with ``@@``."""
-    return token[: -len(_END_OF_WORD)] if token.endswith(_END_OF_WORD) else token + "@@"
 
 
 def learn_bpe(words: Iterable[str], vocab_size: int = 4000, min_frequency: int = 2) -> tuple[list[str], list[str]]:
@@ -104,14 +98,14 @@ def learn_bpe(words: Iterable[str], vocab_size: int = 4000, min_frequency: int =
     # Registering every initial symbol up front fixes their ids, which makes the trainer's tie-breaking
     # between equally frequent pairs (by id) the same in every run; otherwise it follows hash order.
     chars = sorted({c for word in counts for c in word[:-1]})
-    finals = sorted({word[-1] + _END_OF_WORD for word in counts})
-    tokenizer = Tokenizer(models.BPE(unk_token="<unk>", end_of_word_suffix=_END_OF_WORD))
+    finals = sorted({word[-1] + END_OF_WORD for word in counts})
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>", end_of_word_suffix=END_OF_WORD))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
         special_tokens=chars + finals,
-        end_of_word_suffix=_END_OF_WORD,
+        end_of_word_suffix=END_OF_WORD,
         show_progress=False,
     )
     tokenizer.train_from_iterator((word for word, n in counts.items() for _ in range(n)), trainer)
@@ -123,11 +117,11 @@ def learn_bpe(words: Iterable[str], vocab_size: int = 4000, min_frequency: int =
             used[piece.value] += n
     codes = [f"{a} {b} {used[a + b]}" for a, b in merges]
     symbols = [token for token in model["vocab"] if token.strip() and " " not in token]
-    pieces = {_fastbpe_piece(token): used[token] for token in symbols}
+    pieces = {fastbpe_piece(token): used[token] for token in symbols}
     vocab = [
         f"{piece} {n}"
         for piece, n in sorted(pieces.items(), key=lambda item: (-item[1], item[0]))
-        if piece and piece not in _PHOBERT_SPECIALS
+        if piece and piece not in SPECIALS
     ]
     return codes, vocab
 
@@ -143,10 +137,11 @@ def write_phobert_vocabulary(words: Iterable[str], directory: str | os.PathLike,
 
 
 def scratch_tokenizer(words: Iterable[str], directory: str | os.PathLike, scratch: ScratchConfig) -> PhobertTokenizer:
-    """Return a ``PhobertTokenizer`` whose vocabulary is learned from ``words`` (saved in ``directory``)."""
+    """Return a ``PhobertTokenizer`` whose vocabulary is learned from ``words``, saved in ``directory`` with its
+    fast twin's ``tokenizer.json`` (a learned vocabulary holds every piece its merges make)."""
     directory = write_phobert_vocabulary(words, directory, scratch)
     tokenizer = PhobertTokenizer(str(directory / "vocab.txt"), str(directory / "bpe.codes"))
-    tokenizer.save_pretrained(str(directory))
+    save_tokenizer(tokenizer, directory)
     return tokenizer
 
 
@@ -308,7 +303,7 @@ def phobert_base_config(labels: Sequence[str], **sizes: int) -> RobertaConfig:
 def _scratch_encoder(config: ModelConfig, labels: Sequence[str], tokenizer: PreTrainedTokenizerBase, max_length: int) -> PreTrainedModel:
     scratch = config.scratch
     roberta = RobertaConfig(
-        vocab_size=len(tokenizer),
+        vocab_size=vocabulary_size(tokenizer),
         hidden_size=scratch.hidden_size,
         num_hidden_layers=scratch.num_hidden_layers,
         num_attention_heads=scratch.num_attention_heads,
@@ -321,7 +316,7 @@ def _scratch_encoder(config: ModelConfig, labels: Sequence[str], tokenizer: PreT
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         classifier_dropout=config.classifier_dropout,
-        tokenizer_class=type(tokenizer).__name__,
+        tokenizer_class="PreTrainedTokenizerFast" if getattr(tokenizer, "is_fast", False) else type(tokenizer).__name__,
         **_label_maps(labels),
     )
     return AutoModelForTokenClassification.from_config(roberta)
@@ -412,9 +407,9 @@ def build_model(
 def _checked(model: NerModel, tokenizer: PreTrainedTokenizerBase) -> NerModel:
     """``model``, unless its embeddings cannot hold every token id of ``tokenizer``."""
     encoder = model.encoder
-    if encoder.get_input_embeddings().num_embeddings < len(tokenizer):
+    if encoder.get_input_embeddings().num_embeddings < vocabulary_size(tokenizer):
         raise ModelLoadError(
-            f"the tokenizer has {len(tokenizer)} tokens but the model only {encoder.get_input_embeddings().num_embeddings}"
+            f"the tokenizer has {vocabulary_size(tokenizer)} tokens but the model only {encoder.get_input_embeddings().num_embeddings}"
         )
     return model
 
@@ -428,15 +423,18 @@ def save_model_dir(
 ) -> Path:
     """Save ``model`` (unwrapped), ``tokenizer`` and ``settings`` to ``directory`` atomically; return it.
 
-    The directory loads with plain transformers (``AutoModelForTokenClassification``/``AutoTokenizer``);
-    a CRF head's transitions are in ``crf.safetensors``, read by :func:`load_model_dir`.
+    The directory loads with plain transformers (``AutoModelForTokenClassification``/``AutoTokenizer``, the
+    fast PhoBERT tokenizer where the vocabulary allows: :func:`vietner.tokenizer.save_tokenizer`); a CRF
+    head's transitions are in ``crf.safetensors``, read by :func:`load_model_dir`.
     """
     directory = Path(directory)
     recover(directory)  # a save killed mid-replace left the good copy under a backup name
     # Replacing is the point: train.py saves each better model over the last one.
     with atomic_directory(directory, overwrite=True) as tmp:
+        fast = save_tokenizer(tokenizer, tmp)
+        if fast:  # config.json names the tokenizer class too; keep it from pointing plain transformers at the slow one
+            model.encoder.config.tokenizer_class = "PreTrainedTokenizerFast"
         model.encoder.save_pretrained(str(tmp), safe_serialization=True)
-        tokenizer.save_pretrained(str(tmp))
         if model.crf is not None:
             from safetensors.torch import save_file
 

@@ -47,6 +47,9 @@ __all__ = [
     "vocabulary_size",
     "fast_phobert",
     "save_fast",
+    "is_phobert",
+    "slow_files",
+    "save_tokenizer",
     "WordEncoder",
     "convert",
     "main",
@@ -171,6 +174,43 @@ def save_fast(slow: Any, directory: str | os.PathLike) -> Any:
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
     config_file.write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return fast
+
+
+def is_phobert(tokenizer: Any) -> bool:
+    """Whether ``tokenizer`` is a ``PhobertTokenizer`` or a fast tokenizer made by :func:`fast_phobert`."""
+    if getattr(tokenizer, "is_fast", False):
+        model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
+        return model.get("type") == "BPE" and model.get("end_of_word_suffix") == END_OF_WORD
+    return hasattr(tokenizer, "bpe_ranks") and hasattr(tokenizer, "encoder")
+
+
+def slow_files(tokenizer: Any) -> Any:
+    """The ``PhobertTokenizer`` behind ``tokenizer``: itself, or for a fast one loaded from a directory, the
+    ``vocab.txt`` + ``bpe.codes`` saved beside its ``tokenizer.json``; None when there is none."""
+    if not getattr(tokenizer, "is_fast", False):
+        return tokenizer if is_phobert(tokenizer) else None
+    directory = Path(str(tokenizer.name_or_path))
+    if (directory / "vocab.txt").is_file() and (directory / "bpe.codes").is_file():
+        from transformers import PhobertTokenizer
+
+        return PhobertTokenizer.from_pretrained(str(directory), local_files_only=True)
+    return None
+
+
+def save_tokenizer(tokenizer: Any, directory: str | os.PathLike) -> bool:
+    """Save ``tokenizer`` into ``directory`` as a model directory holds it: a PhoBERT one as ``vocab.txt`` +
+    ``bpe.codes`` and, where the vocabulary allows (:func:`fast_phobert`), ``tokenizer.json``, which
+    ``AutoTokenizer`` then loads; any other as ``save_pretrained`` writes it. Return whether it loads fast."""
+    slow = slow_files(tokenizer)
+    if slow is None:
+        tokenizer.save_pretrained(str(directory))
+        return bool(getattr(tokenizer, "is_fast", False))
+    try:
+        save_fast(slow, directory)
+    except UnrepresentableVocabulary:
+        slow.save_pretrained(str(directory))
+        return False
+    return True
 
 
 class WordEncoder:
