@@ -10,7 +10,7 @@
 
 Reads top to bottom: config -> data -> model -> the step loop -> dev score (the prediction core that
 ``NerTagger.predict`` uses) -> keep the best -> checkpoint -> test. Writes to ``output_dir`` (default
-``outputs/<config name>/``): ``model/``, ``metrics.json``, ``log.jsonl``, ``config.yaml``, ``predictions/``
+``outputs/<config name>/``): ``model/`` (with its model card, ``README.md``), ``metrics.json``, ``log.jsonl``, ``config.yaml``, ``predictions/``
 and ``checkpoints/last/``.
 """
 
@@ -26,6 +26,8 @@ from tqdm.auto import tqdm
 from vietner.config import ConfigError, config_to_yaml, load_config
 from vietner.corpus import CorpusFormatError
 from vietner.encoding import Preprocessor
+from vietner.evaluation.analysis import bootstrap
+from vietner.model_card import build_card, label_maps_of, write_card
 from vietner.modeling import ModelLoadError, build_model, load_model_dir, save_model_dir
 from vietner.batching import encode_train, train_loader
 from vietner.checkpoints import RunState, check_resumable, load_checkpoint, prepare_output_dir, save_checkpoint
@@ -115,7 +117,9 @@ def run(args: argparse.Namespace, state: RunState) -> int:
         dev, _ = score_split(accelerator, tagger, splits["dev"], train.eval_batch_size)
         fit = score_split(accelerator, tagger, splits["train"], train.eval_batch_size)[0] if train.score_train_split else None
         if state.record(epoch, dev, fit, meter.summary(accelerator, time.perf_counter() - start), scheduler.get_last_lr()[0], train) and main_process:
-            save_model_dir(out / "model", accelerator.unwrap_model(model), tokenizer, settings)
+            so_far = {**metrics, "best_epoch": state.best_epoch, "epochs": state.history, "test": None}
+            card = build_card(so_far, settings, config.name, label_maps_of(config.data), str(out / "model"))
+            save_model_dir(out / "model", accelerator.unwrap_model(model), tokenizer, settings, card)
         accelerator.print(state.describe())
         if main_process:
             write_jsonl(out / "log.jsonl", state.log)
@@ -134,10 +138,14 @@ def run(args: argparse.Namespace, state: RunState) -> int:
         final[split], predicted = score_split(accelerator, tagger, splits[split], train.eval_batch_size)
         if main_process:
             write_predictions(out / "predictions" / f"{split}.conll", splits[split], predicted)
+        if split == "test":  # the model card's interval
+            interval = bootstrap(splits["test"]["tags"], predicted, "strict", 1000, train.seed)
     metrics.update(best_epoch=state.best_epoch, stopped=state.stopped, epochs=state.history, **final)
+    metrics["test_bootstrap"] = interval
     metrics["test_dictionary_baseline_f1"] = dictionary_baseline_f1(splits["train"], splits["test"])
     if main_process:
         write_json(out / "metrics.json", metrics)
+        write_card(out / "model", metrics, settings, config.name, label_maps_of(config.data))
     accelerator.print(final_summary(metrics, out / "model"))
     accelerator.end_training()
     return 0

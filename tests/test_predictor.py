@@ -31,6 +31,7 @@ def test_metrics_json_equals_evaluate_py_and_predict(request, long_corpus, tmp_p
     files, out = long_corpus, request.getfixturevalue(f"trained_{head}")
     metrics = json.loads((out / "metrics.json").read_text())
     tagger = NerTagger.from_pretrained(out / "model")
+    assert tagger.tokenizer.is_fast  # the model directory's tokenizer.json
     for split in ("dev", "test"):
         sentences = read_conll(files[split])
         assert max(len(s.tokens) for s in sentences) > 300

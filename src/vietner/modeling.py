@@ -419,13 +419,14 @@ def _checked(model: NerModel, tokenizer: PreTrainedTokenizerBase) -> NerModel:
 
 
 def save_model_dir(
-    directory: str | os.PathLike, model: NerModel, tokenizer: PreTrainedTokenizerBase, settings: ModelSettings
+    directory: str | os.PathLike, model: NerModel, tokenizer: PreTrainedTokenizerBase, settings: ModelSettings, card: str | None = None
 ) -> Path:
     """Save ``model`` (unwrapped), ``tokenizer`` and ``settings`` to ``directory`` atomically; return it.
 
     The directory loads with plain transformers (``AutoModelForTokenClassification``/``AutoTokenizer``, the
     fast PhoBERT tokenizer where the vocabulary allows: :func:`vietner.tokenizer.save_tokenizer`); a CRF
-    head's transitions are in ``crf.safetensors``, read by :func:`load_model_dir`.
+    head's transitions are in ``crf.safetensors``, read by :func:`load_model_dir`. ``card``: the text of the
+    model card, ``README.md`` (:mod:`vietner.model_card`).
     """
     directory = Path(directory)
     recover(directory)  # a save killed mid-replace left the good copy under a backup name
@@ -440,6 +441,8 @@ def save_model_dir(
 
             save_file({k: v.detach().cpu().contiguous() for k, v in model.crf.state_dict().items()}, str(tmp / CRF_FILE))
         (tmp / SETTINGS_FILE).write_text(settings.to_json(), encoding="utf-8")
+        if card is not None:
+            (tmp / "README.md").write_text(card, encoding="utf-8")
     return directory
 
 
