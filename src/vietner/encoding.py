@@ -36,14 +36,15 @@ class WordPieces:
     :class:`vietner.tokenizer.WordEncoder`, id for id what ``PhobertTokenizer`` gives; any other tokenizer
     is asked word by word."""
 
-    def __init__(self, tokenizer, max_pieces_per_word: int = 32, cache_size: int = 200_000) -> None:
+    def __init__(self, tokenizer, max_pieces_per_word: int = 32, cache_size: int = 200_000, batch: bool = True) -> None:
+        """``batch=False`` asks even a PhoBERT tokenizer word by word (the reference benchmarks compare with)."""
         from .tokenizer import WordEncoder, is_phobert
 
         self.tokenizer = tokenizer
         self.max_pieces_per_word = max_pieces_per_word
         self.cache_size = cache_size
         self._cache: dict[str, list[int]] = {}
-        self._encode = WordEncoder(tokenizer) if is_phobert(tokenizer) else self._one_by_one
+        self._encode = WordEncoder(tokenizer) if batch and is_phobert(tokenizer) else self._one_by_one
 
     def _one_by_one(self, words: Sequence[str]) -> list[list[int]]:
         # split_special_tokens: "<pad>" written in a text is text, never the control id it names.

@@ -120,7 +120,8 @@ def _usage(model_dir: str, crf: bool) -> list[str]:
         'tagger.predict("Bí thư Thành ủy Hà Nội Đinh Tiến Dũng tiếp bà Kang Kum-Sil.")',
         "```",
         "",
-        "With plain transformers (the directory holds a fast tokenizer, `tokenizer.json`, id for id PhoBERT's):",
+        "With plain transformers (`AutoTokenizer` loads the directory's `tokenizer.json`, a fast tokenizer giving "
+        "`PhobertTokenizer`'s ids; `vocab.txt` and `bpe.codes` are there for `PhobertTokenizer` too):",
         "",
         "```python",
         "from transformers import pipeline",
@@ -141,6 +142,13 @@ def _usage(model_dir: str, crf: bool) -> list[str]:
             "`NerTagger` for this model's scores."
         )
     return lines
+
+
+def _ceiling(metrics: Mapping[str, Any]) -> list[str]:
+    ceiling = (metrics.get("segmentation_ceiling_f1") or {}).get("test")
+    if ceiling is None:
+        return []
+    return [f"- Word segmentation errors cut entities: with this segmenter no model can score above {ceiling:.4f} F1 on the test split."]
 
 
 def build_card(
@@ -192,8 +200,7 @@ def build_card(
         *([_SCRATCH_NOTE, ""] if scratch else []),
         "- Scores are from one small test split; the interval above says how far they may move.",
         "- Entity types outside the labels above are never predicted; input that is not Vietnamese news text may score lower.",
-        "- Word segmentation errors cut entities: the segmenter's ceiling on the test split is "
-        f"{(metrics.get('segmentation_ceiling_f1') or {}).get('test', float('nan')):.4f} F1.",
+        *_ceiling(metrics),
     ]
     return f"---\n{header}---\n\n" + "\n".join(body) + "\n"
 

@@ -85,12 +85,13 @@ def symbol_ids(vocab: Mapping[str, int], merges: Sequence[tuple[str, str]], unk_
     return {symbol: vocab.get(fastbpe_piece(symbol), unk_id) for symbol in sorted(symbols)}
 
 
-def shared_symbols(symbol_ids: Mapping[str, int], unk_id: int) -> list[str]:
-    """The symbols whose id another symbol has too, ``<unk>``'s included: pieces the vocabulary lacks, and
-    ``a@@``, which names both a non-final ``a`` and a final ``a@@``. A ``tokenizers`` BPE keys merges by id
-    and writes one symbol per id, so ``tokenizer.json`` can only hold a vocabulary without them."""
-    shared = Counter(symbol_ids.values())
-    return sorted(s for s, i in symbol_ids.items() if shared[i] > 1 or i == unk_id)
+def shared_symbols(symbol_ids: Mapping[str, int], specials: Mapping[str, int]) -> list[str]:
+    """The symbols whose id another symbol or a special token has too, ``<unk>``'s included: pieces the
+    vocabulary lacks, ``a@@`` (which names both a non-final ``a`` and a final ``a@@``), a word spelling
+    ``<s>``. A ``tokenizers`` BPE keys merges by id and writes one symbol per id, so ``tokenizer.json`` can
+    only hold a vocabulary without them."""
+    shared = Counter([*symbol_ids.values(), *specials.values()])
+    return sorted(s for s, i in symbol_ids.items() if shared[i] > 1)
 
 
 def phobert_backend(symbol_ids: Mapping[str, int], merges: Sequence[tuple[str, str]], specials: Mapping[str, int]) -> Tokenizer:
@@ -142,10 +143,10 @@ def fast_phobert(slow: Any) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     symbols, merges, specials = _tables(slow)
-    shared = shared_symbols(symbols, specials[SPECIALS[3]])
+    shared = shared_symbols(symbols, specials)
     if shared:
         raise UnrepresentableVocabulary(
-            f"{len(shared)} BPE symbols share an id (e.g. {shared[0]!r}: pieces the merges make but vocab.txt lacks are "
+            f"{len(shared)} BPE symbols share an id (e.g. {', '.join(map(repr, shared[:3]))}: pieces the merges make but vocab.txt lacks are "
             "all <unk>); a tokenizer.json keys merges by id and keeps one symbol per id, so it cannot reproduce them"
         )
     backend = phobert_backend(symbols, merges, specials)
@@ -222,7 +223,7 @@ class WordEncoder:
         symbols, merges, specials = _tables(tokenizer)
         # Symbols sharing an id get ids past every real one while merging, mapped back to the shared id after.
         first = max([*symbols.values(), *specials.values()]) + 1
-        shared = shared_symbols(symbols, specials[SPECIALS[3]])
+        shared = shared_symbols(symbols, specials)
         own = {symbol: first + n for n, symbol in enumerate(shared)}
         self.remap = {own[symbol]: symbols[symbol] for symbol in shared}
         self.backend = phobert_backend({**symbols, **own}, merges, specials)
@@ -230,10 +231,16 @@ class WordEncoder:
 
     def __call__(self, words: Sequence[str]) -> list[list[int]]:
         """Return the subword ids of each of ``words`` (an empty or all-whitespace word: ``[]``)."""
-        encodings = self.backend.encode_batch(list(words), add_special_tokens=False)
-        if not self.remap:
-            return [e.ids for e in encodings]
-        return [[self.remap.get(i, i) for i in e.ids] for e in encodings]
+        out: list[list[int]] = [[] for _ in words]
+        if not out:
+            return out
+        # One pre-tokenized encoding for all the words is about twice as fast as encode_batch's one per word;
+        # word_ids() says which word each id belongs to.
+        encoding = self.backend.encode(list(words), is_pretokenized=True, add_special_tokens=False)
+        remap = self.remap
+        for i, word in zip(encoding.ids, encoding.word_ids):
+            out[word].append(remap.get(i, i) if remap else i)
+        return out
 
 
 # --------------------------------------------------------------------------------------------------------
