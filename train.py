@@ -10,8 +10,8 @@
 
 Reads top to bottom: config -> data -> model -> the step loop -> dev score (the prediction core that
 ``NerTagger.predict`` uses) -> keep the best -> checkpoint -> test. Writes to ``output_dir`` (default
-``outputs/<config name>/``): ``model/`` (with its model card, ``README.md``), ``metrics.json``, ``log.jsonl``, ``config.yaml``, ``predictions/``
-and ``checkpoints/last/``.
+``outputs/<config name>/``): ``model/`` (with its model card, ``README.md``), ``metrics.json``, ``log.jsonl``,
+``config.yaml``, ``predictions/`` and ``checkpoints/last/``.
 """
 
 from __future__ import annotations
