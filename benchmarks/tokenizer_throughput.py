@@ -44,7 +44,7 @@ def _setup(directory: Path):
     from vietner.encoding import Preprocessor
     from vietner.modeling import scratch_tokenizer
     from vietner.text import syllable_sentences
-    from vietner.training import load_splits, train_words, training_labels
+    from vietner.sources import load_splits, train_words, training_labels
 
     config = load_config(ROOT / "configs" / "tiny.yaml")
     splits = load_splits(config.data)
@@ -60,7 +60,7 @@ def _setup(directory: Path):
 
 def _measure(preprocessor, train, words, labels, raw, segmented, batch: bool) -> tuple[dict[str, float], list]:
     from vietner.encoding import WordPieces
-    from vietner.training import encode_train
+    from vietner.batching import encode_train
 
     def fresh() -> None:
         # Both sides start cold: a new WordPieces, and PhobertTokenizer's own cache of BPE results emptied.

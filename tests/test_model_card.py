@@ -13,9 +13,8 @@ from test_training import FILLERS, TEMPLATES, load_train_module, synthetic_sente
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerFast, pipeline
 
 from vietner import NerTagger
-from vietner.config import Preprocessing
 from vietner.model_card import build_card
-from vietner.modeling import ModelSettings
+from vietner.settings import ModelSettings, Preprocessing
 
 
 def train(args):
