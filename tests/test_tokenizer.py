@@ -4,6 +4,9 @@ on hypothesis-generated text, with pairs, truncation, word_ids() and offsets."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -208,3 +211,19 @@ def test_convert_command(learned, tmp_path, capsys):
     assert main(["convert", str(tmp_path / "missing"), str(tmp_path / "out2")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and all(line.startswith("error: ") for line in errors)
+
+
+def test_convert_reads_a_hub_id_from_the_local_cache_offline(learned, tmp_path):
+    # The Hugging Face cache's layout: models--OWNER--NAME/refs/main names a snapshot holding the files.
+    repo = tmp_path / "hub" / "models--vinai--phobert-base"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    learned.save_pretrained(str(snapshot))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "vietner.tokenizer", "convert", "vinai/phobert-base", str(tmp_path / "out")]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    loaded = AutoTokenizer.from_pretrained(str(tmp_path / "out"))
+    text = " ".join(sorted(set(WORDS))[:200])
+    assert loaded.is_fast and loaded(text)["input_ids"] == learned(text)["input_ids"]
