@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 from huggingface_hub import ModelCard
-from inference_fixtures import LABELS, SYLLABLES, random_model, save_model_dir, write_tokenizer
+from tagger_fixtures import LABELS, SYLLABLES, random_model, save_model_dir, write_tokenizer
 from test_training import FILLERS, TEMPLATES, load_train_module, synthetic_sentence, tiny_args, write_corpus
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerFast, pipeline
 
