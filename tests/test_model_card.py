@@ -9,7 +9,7 @@ import warnings
 import pytest
 from huggingface_hub import ModelCard
 from tagger_fixtures import LABELS, SYLLABLES, random_model, save_model_dir, write_tokenizer
-from test_training import FILLERS, TEMPLATES, load_train_module, synthetic_sentence, tiny_args, write_corpus
+from training_fixtures import FILLERS, TEMPLATES, load_train_module, run_train, synthetic_sentence, tiny_args, write_corpus
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerFast, pipeline
 
 from vietner import NerTagger
@@ -17,23 +17,11 @@ from vietner.model_card import build_card
 from vietner.settings import ModelSettings, Preprocessing
 
 
-def train(args):
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
-    try:
-        return load_train_module().main(args)
-    finally:
-        AcceleratorState._reset_state(reset_partial_state=True)
-        GradientState._reset_state()
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     directory = tmp_path_factory.mktemp("run")
     files = write_corpus(directory, long_clauses=0)
-    assert train(tiny_args(files, directory / "out", "train.epochs=6")) == 0
+    assert run_train(load_train_module(), tiny_args(files, directory / "out", "train.epochs=6")) == 0
     return directory / "out", files
 
 
