@@ -4,7 +4,7 @@
     python train.py --config configs/phobert-base.yaml          # vinai/phobert-base from the hub
     python train.py --config configs/phobert-base.yaml --set train.lr=3e-5 --set model.head=crf
     python train.py --config configs/tiny.yaml --resume         # continue an interrupted run
-    python train.py --config configs/tiny.yaml --overwrite      # start the output directory afresh
+    python train.py --config configs/tiny.yaml --overwrite      # a new run replaces the old one once it succeeds
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 train.py --config configs/tiny.yaml
     accelerate launch --multi_gpu --num_processes 4 train.py --config configs/phobert-large.yaml
 
@@ -30,11 +30,13 @@ from vietner.evaluation.analysis import bootstrap
 from vietner.model_card import build_card, label_maps_of, write_card
 from vietner.modeling import ModelLoadError, build_model, load_model_dir, save_model_dir
 from vietner.batching import encode_train, train_loader
-from vietner.checkpoints import RunState, check_resumable, load_checkpoint, prepare_output_dir, save_checkpoint
+from vietner.checkpoints import (
+    OutputDir, RunDirError, RunState, check_resumable, load_checkpoint, read_run_config, run_inputs, save_checkpoint,
+)
 from vietner.evaluation.taggers import dictionary_baseline_f1
 from vietner.schema import labels_for
 from vietner.sources import DataError, format_sources, load_splits, train_words, training_types
-from vietner.storage import atomic_write_text
+from vietner.storage import atomic_write_text, os_error_line
 from vietner.training import (
     EpochMeter, final_summary, make_accelerator, make_optimizer, make_scheduler, model_settings, run_metadata,
     score_split, scoring_tagger, steps_per_epoch, training_tokenizer, write_json, write_jsonl, write_predictions,
@@ -45,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/tiny.yaml", help="YAML config (default: configs/tiny.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting, e.g. train.lr=3e-5")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run directory once this run succeeds")
     parser.add_argument("--resume", action="store_true", help="continue from the output directory's last checkpoint")
     parser.add_argument("--stop-after-epoch", type=int, default=None, metavar="N", help="exit after epoch N, resumable")
     return parser.parse_args(argv)
@@ -57,10 +59,21 @@ def run(args: argparse.Namespace, state: RunState) -> int:
     accelerator = make_accelerator(config.train)
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    main_process, train = accelerator.is_main_process, config.train
-    out = prepare_output_dir(config.output_dir or f"outputs/{config.name}", args.overwrite, args.resume, accelerator)
+    path = config.output_dir or f"outputs/{config.name}"
+    inputs = run_inputs(config, args.config)
+    with OutputDir(path, args.overwrite, args.resume, inputs, accelerator, state) as run_dir:
+        status = train_in(args, state, config, accelerator, run_dir)
+    accelerator.end_training()  # after the run directory is published: it waits for every process
+    return status
+
+
+def train_in(args: argparse.Namespace, state: RunState, config, accelerator, run_dir: OutputDir) -> int:
+    """The run itself, writing into ``run_dir.work`` (the output directory, or beside it for --overwrite)."""
+    main_process, train, out = accelerator.is_main_process, config.train, run_dir.work
     if args.resume:
-        check_resumable(config, (out / "config.yaml").read_text(encoding="utf-8"))
+        note = check_resumable(config, read_run_config(out))
+        if note:
+            accelerator.print(note)
     transformers.set_seed(train.seed)
 
     # ---- data: sentences -> words; the model's labels -----------------------------------------------
@@ -146,8 +159,7 @@ def run(args: argparse.Namespace, state: RunState) -> int:
     if main_process:
         write_json(out / "metrics.json", metrics)
         write_card(out / "model", metrics, settings, config.name, label_maps_of(config.data))
-    accelerator.print(final_summary(metrics, out / "model"))
-    accelerator.end_training()
+    accelerator.print(final_summary(metrics, run_dir.given / "model"))
     return 0
 
 
@@ -155,8 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     args, state = parse_args(argv), RunState()
     try:
         return run(args, state)
-    except (ConfigError, DataError, ModelLoadError, CorpusFormatError, FileExistsError) as error:
+    except (ConfigError, DataError, RunDirError, ModelLoadError, CorpusFormatError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a full disk, a read-only or vanished output: the file and the reason
+        print(f"error: {os_error_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         done = f"after epoch {state.checkpointed}; continue with --resume" if state.checkpointed else "before the first checkpoint; nothing to resume"

@@ -79,7 +79,7 @@ def test_repository_card_counts_match_the_conll_files():
 def test_card_command_reports_bad_data_in_one_line(tmp_path, capsys):
     data = _data(tmp_path)
     (data / "annotated/b.conll").write_text("Hà\tI-LOC\n", encoding="utf-8")
-    assert main(["card", "--data", str(data)]) == 1
+    assert main(["card", "--data", str(data)]) == 2  # bad input: a usage error, as in every command
     assert capsys.readouterr().err.strip().endswith("b.conll:1: I-LOC follows O, not B-LOC or I-LOC (broken IOB2) (pass scheme='IOB1' for IOB1 files)")
 
 

@@ -286,7 +286,7 @@ def test_the_old_names_are_the_storage_writers():
 
 
 class OneProcess:
-    """The part of ``accelerate.Accelerator`` that ``prepare_output_dir`` uses, for a single process."""
+    """The part of ``accelerate.Accelerator`` that ``vietner.checkpoints.OutputDir`` uses, for a single process."""
 
     is_main_process = True
 
@@ -300,17 +300,18 @@ class OneProcess:
         self.printed.append(" ".join(map(str, args)))
 
 
-def test_prepare_output_dir_rejects_a_file(tmp_path):
-    from vietner.checkpoints import prepare_output_dir
+def test_output_dir_rejects_a_file(tmp_path):
+    from vietner.checkpoints import OutputDir, RunState
 
     (tmp_path / "out").write_text("not a directory", encoding="utf-8")
     for resume in (False, True):
         with pytest.raises(FileExistsError, match="is a file, not a directory"):
-            prepare_output_dir(tmp_path / "out", overwrite=False, resume=resume, accelerator=OneProcess())
+            with OutputDir(tmp_path / "out", False, resume, [], OneProcess(), RunState()):
+                pass
 
 
-def test_prepare_output_dir_recovers_before_deciding_to_resume(tmp_path):
-    from vietner.checkpoints import CHECKPOINT_STATE, prepare_output_dir
+def test_output_dir_recovers_before_deciding_to_resume(tmp_path):
+    from vietner.checkpoints import CHECKPOINT_STATE, OutputDir, RunState
 
     out = tmp_path / "out"
     # A run killed between the renames of its last checkpoint save, and one killed before deleting the
@@ -321,8 +322,9 @@ def test_prepare_output_dir_recovers_before_deciding_to_resume(tmp_path):
     (out / "model").mkdir()
     (out / ".model.old").mkdir()
     accelerator = OneProcess()
-    assert prepare_output_dir(out, overwrite=False, resume=True, accelerator=accelerator) == out
+    with OutputDir(out, False, True, [], accelerator, RunState()) as run_dir:
+        assert run_dir.work == out
     assert (out / "checkpoints" / "last" / CHECKPOINT_STATE).is_file()
     assert sorted(os.listdir(out / "checkpoints")) == ["last"]
-    assert sorted(os.listdir(out)) == ["checkpoints", "model"]
+    assert sorted(os.listdir(out)) == ["checkpoints", "model", "vietner-run.json"]
     assert any("restored" in line and "last" in line for line in accelerator.printed), accelerator.printed

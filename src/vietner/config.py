@@ -7,10 +7,12 @@ not exist, or a value of the wrong type, is a :class:`ConfigError` whose message
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,6 +322,7 @@ def _check(config: Config) -> None:
         raise ConfigError(f"config key 'train.patience' must be 0 (off) or more, not {config.train.patience}")
     if config.train.max_steps is not None and config.train.max_steps < 1:
         raise ConfigError("config key 'train.max_steps' must be at least 1 or null")
+    _check_ranges(config)
     scratch = config.model.scratch
     if scratch.hidden_size % scratch.num_attention_heads:
         raise ConfigError("config key 'model.scratch.hidden_size' must be a multiple of model.scratch.num_attention_heads")
@@ -327,6 +330,44 @@ def _check(config: Config) -> None:
     if any(files) and not all(files):
         raise ConfigError("config keys 'data.train_file', 'data.dev_file' and 'data.test_file' go together: set all three or none")
     _check_sources(config.data)
+
+
+def _floats(value: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """Every float setting under the dataclass ``value``, with its dotted key."""
+    for f in dataclasses.fields(value):
+        item = getattr(value, f.name)
+        if dataclasses.is_dataclass(item):
+            yield from _floats(item, f"{prefix}{f.name}.")
+        elif isinstance(item, float):
+            yield f"{prefix}{f.name}", item
+
+
+def _check_ranges(config: Config) -> None:
+    """Raise ``ConfigError`` naming the key and its allowed range for a number out of it: a NaN rate or a
+    negative size would otherwise fail deep inside torch, after the run has started writing."""
+    from .segment import SEGMENTER_NAMES
+
+    for key, value in _floats(config):
+        if not math.isfinite(value):
+            raise ConfigError(f"config key {key!r} must be a finite number, not {value}")
+    train, scratch = config.train, config.model.scratch
+    ranges: list[tuple[str, float | None, bool, str]] = [
+        ("train.weight_decay", train.weight_decay, train.weight_decay >= 0, "0 or more"),
+        ("train.max_grad_norm", train.max_grad_norm, train.max_grad_norm >= 0, "0 (no clipping) or more"),
+        ("train.num_workers", train.num_workers, train.num_workers >= 0, "0 (the main process) or more"),
+        ("train.seed", train.seed, 0 <= train.seed < 2**32, "in [0, 2^32)"),
+        ("model.scratch.intermediate_size", scratch.intermediate_size, scratch.intermediate_size >= 1, "at least 1"),
+        ("model.scratch.bpe_vocab_size", scratch.bpe_vocab_size, scratch.bpe_vocab_size >= 1, "at least 1"),
+        ("model.scratch.bpe_min_frequency", scratch.bpe_min_frequency, scratch.bpe_min_frequency >= 1, "at least 1"),
+    ]
+    dropout = config.model.classifier_dropout
+    if dropout is not None:
+        ranges.append(("model.classifier_dropout", dropout, 0 <= dropout < 1, "in [0, 1) or null"))
+    for key, value, ok, allowed in ranges:
+        if not ok:
+            raise ConfigError(f"config key {key!r} must be {allowed}, not {value}")
+    if config.data.segmenter not in SEGMENTER_NAMES:
+        raise ConfigError(f"config key 'data.segmenter' must be one of {', '.join(SEGMENTER_NAMES)}, not {config.data.segmenter!r}")
 
 
 def _check_sources(data: DataConfig) -> None:

@@ -349,11 +349,22 @@ def apply_label_map(
     return [dataclasses.replace(s, tags=tuple(map_tags(s.tags, label_map))) for s in sentences], notes
 
 
+# What would end a line (for str.splitlines as for split("\n")) or start a column: written as a backslash
+# escape, so no id, text or token can add a line, a column or a comment to the file.
+_LINE_OR_COLUMN = re.compile("[\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with tabs and line breaks escaped (``\\n``, ``\\t``, ``\\u2028``): one cell of one line."""
+    return _LINE_OR_COLUMN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def format_conll(sentences: Seq[Sentence], predictions: Seq[Seq[str]] | None = None) -> str:
     """Return the CoNLL text of ``sentences``: comments, then ``TOKEN<TAB>TAG`` lines, blank-separated.
 
     With ``predictions`` (one tag list per sentence) the lines are ``TOKEN<TAB>GOLD<TAB>PRED``, as
-    ``read_conll(..., predictions=True)`` and conlleval read them.
+    ``read_conll(..., predictions=True)`` and conlleval read them. Tabs and line breaks inside an id, a text
+    or a token are written escaped (``\\t``, ``\\n``), so the file has exactly the lines and columns given.
     """
     if predictions is not None and len(predictions) != len(sentences):
         raise ValueError(f"{len(sentences)} sentences but {len(predictions)} predicted tag lists")
@@ -361,11 +372,11 @@ def format_conll(sentences: Seq[Sentence], predictions: Seq[Seq[str]] | None = N
     for i, sentence in enumerate(sentences):
         lines = []
         if sentence.sent_id:
-            lines.append(f"# sent_id = {sentence.sent_id}")
+            lines.append(f"# sent_id = {_one_line(sentence.sent_id)}")
         if sentence.text:
-            lines.append(f"# text = {sentence.text}")
+            lines.append(f"# text = {_one_line(sentence.text)}")
         columns = [sentence.tokens, sentence.tags] + ([predictions[i]] if predictions is not None else [])
-        lines.extend("\t".join(row) for row in zip(*columns, strict=True))
+        lines.extend("\t".join(map(_one_line, row)) for row in zip(*columns, strict=True))
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
 

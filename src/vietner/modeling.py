@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import socket
@@ -43,7 +44,7 @@ from transformers.modeling_outputs import TokenClassifierOutput
 from .config import ModelConfig, ScratchConfig
 from .encoding import IGNORE_INDEX
 from .settings import SETTINGS_FILE, ModelSettings  # re-exported: callers import them from here
-from .storage import atomic_directory, recover, replace_dir  # replace_dir re-exported for callers
+from .storage import as_os_error, atomic_directory, recover, replace_dir  # replace_dir re-exported for callers
 from .tokenizer import END_OF_WORD, SPECIALS, fastbpe_piece, save_tokenizer, vocabulary_size
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "carry_labels",
     "save_model_dir",
     "load_model_dir",
+    "model_identity",
     "replace_dir",
     "LoadedModel",
     "hub_reachable",
@@ -431,19 +433,37 @@ def save_model_dir(
     directory = Path(directory)
     recover(directory)  # a save killed mid-replace left the good copy under a backup name
     # Replacing is the point: train.py saves each better model over the last one.
-    with atomic_directory(directory, overwrite=True) as tmp:
-        fast = save_tokenizer(tokenizer, tmp)
-        if fast:  # config.json names the tokenizer class too; keep it from pointing plain transformers at the slow one
-            model.encoder.config.tokenizer_class = "PreTrainedTokenizerFast"
-        model.encoder.save_pretrained(str(tmp), safe_serialization=True)
-        if model.crf is not None:
-            from safetensors.torch import save_file
+    try:
+        with atomic_directory(directory, overwrite=True) as tmp:
+            fast = save_tokenizer(tokenizer, tmp)
+            if fast:  # config.json names the tokenizer class too; keep it from pointing plain transformers at the slow one
+                model.encoder.config.tokenizer_class = "PreTrainedTokenizerFast"
+            model.encoder.save_pretrained(str(tmp), safe_serialization=True)
+            if model.crf is not None:
+                from safetensors.torch import save_file
 
-            save_file({k: v.detach().cpu().contiguous() for k, v in model.crf.state_dict().items()}, str(tmp / CRF_FILE))
-        (tmp / SETTINGS_FILE).write_text(settings.to_json(), encoding="utf-8")
-        if card is not None:
-            (tmp / "README.md").write_text(card, encoding="utf-8")
+                save_file({k: v.detach().cpu().contiguous() for k, v in model.crf.state_dict().items()}, str(tmp / CRF_FILE))
+            (tmp / SETTINGS_FILE).write_text(settings.to_json(), encoding="utf-8")
+            if card is not None:
+                (tmp / "README.md").write_text(card, encoding="utf-8")
+    except Exception as error:  # a full disk, as safetensors reports it ("... (os error 28)"), naming no file
+        failure = as_os_error(error, directory)
+        if failure is None:
+            raise
+        raise failure from None
     return directory
+
+
+def model_identity(directory: str | os.PathLike) -> dict[str, Any]:
+    """What identifies a model directory's contents: each small file's SHA-256 (``config.json``,
+    ``vietner.json``, the tokenizer's), each large one's size and modification time (the weights)."""
+    directory = Path(directory)
+    identity: dict[str, Any] = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        stat = path.stat()
+        small = stat.st_size <= 1 << 20
+        identity[str(path.relative_to(directory))] = hashlib.sha256(path.read_bytes()).hexdigest() if small else [stat.st_size, stat.st_mtime_ns]
+    return identity
 
 
 @dataclass
@@ -461,7 +481,8 @@ def load_model_dir(directory: str | os.PathLike, device: str | torch.device = "c
     settings_file = directory / SETTINGS_FILE
     if not settings_file.is_file():
         raise ModelLoadError(f"{directory}: no {SETTINGS_FILE}; pass a model directory written by train.py")
-    settings = ModelSettings.from_json(settings_file.read_text(encoding="utf-8"))
+    settings = _read_settings(settings_file)
+    _check_model_files(directory)
     try:
         encoder = AutoModelForTokenClassification.from_pretrained(str(directory), local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
@@ -474,5 +495,53 @@ def load_model_dir(directory: str | os.PathLike, device: str | torch.device = "c
         crf_file = directory / CRF_FILE
         if not crf_file.is_file():
             raise ModelLoadError(f"{directory}: {SETTINGS_FILE} says head 'crf' but there is no {CRF_FILE}")
-        model.crf.load_state_dict(load_file(str(crf_file)))
+        try:
+            model.crf.load_state_dict(load_file(str(crf_file)))
+        except RuntimeError as error:  # another label count's transitions
+            raise ModelLoadError(f"{crf_file}: does not fit the model ({_first_line(error)})") from None
     return LoadedModel(model.to(device).eval(), tokenizer, settings)
+
+
+def _read_settings(path: Path) -> ModelSettings:
+    """``vietner.json`` read and checked; ``ModelLoadError`` naming it for anything malformed."""
+    from .config import HEADS
+    from .segment import SEGMENTER_NAMES
+
+    try:
+        settings = ModelSettings.from_json(path.read_text(encoding="utf-8"))
+        if not all(isinstance(label, str) for label in settings.labels) or "O" not in settings.labels:
+            raise ValueError("labels must be a list of tag strings with O")
+        if settings.head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, not {settings.head!r}")
+        if settings.preprocessing.segmenter not in SEGMENTER_NAMES:
+            raise ValueError(f"segmenter must be one of {', '.join(SEGMENTER_NAMES)}, not {settings.preprocessing.segmenter!r}")
+        pre = settings.preprocessing
+        if not (3 <= pre.max_length <= 4096 and pre.window_overlap >= 0 and pre.max_pieces_per_word >= 1):
+            raise ValueError(f"preprocessing out of range (max_length {pre.max_length}, window_overlap "
+                             f"{pre.window_overlap}, max_pieces_per_word {pre.max_pieces_per_word})")
+    except json.JSONDecodeError as error:
+        raise ModelLoadError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as error:
+        raise ModelLoadError(f"{path}: not a valid {SETTINGS_FILE} ({getattr(error, 'strerror', None) or _first_line(error)})") from None
+    return settings
+
+
+def _check_model_files(directory: Path) -> None:
+    """Raise ``ModelLoadError`` naming the first JSON or safetensors file of ``directory`` that does not read
+    (transformers' own errors often name no file)."""
+    from safetensors import safe_open
+
+    for path in sorted(directory.glob("*.json")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ModelLoadError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ModelLoadError(f"{path}: cannot read ({getattr(error, 'strerror', None) or _first_line(error)})") from None
+    for path in sorted(directory.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt") as weights:
+                for key in weights.keys():
+                    weights.get_slice(key)
+        except Exception as error:  # noqa: BLE001 - safetensors raises its own error type
+            raise ModelLoadError(f"{path}: damaged weights file ({_first_line(error)})") from None

@@ -4,13 +4,18 @@ Every output goes to a temporary beside its final name (``.NAME.tmp-XXXX``), is 
 permissions a plain ``open``/``mkdir`` would have had under the process umask, and renamed into place.
 Replacing a directory goes through a fixed backup name, ``.NAME.old``, so a process killed at any instant
 leaves either the old or the new content under one of two known names; :func:`recover` puts it back.
-An existing output is only replaced when the caller asks (``overwrite``).
+An existing output is only replaced when the caller asks (``overwrite``). One process at a time writes an
+output: :class:`WriterLock` is an ``fcntl`` lock on ``.NAME.lock`` beside it, released by the kernel when its
+holder dies, so a stale lock is simply taken over.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import glob
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +33,12 @@ __all__ = [
     "atomic_directory",
     "replace_dir",
     "recover",
+    "LockedError",
+    "WriterLock",
+    "with_path",
+    "os_error_line",
+    "as_os_error",
+    "probe_writable",
 ]
 
 StrPath = str | os.PathLike
@@ -140,6 +151,9 @@ def atomic_open(path: StrPath, overwrite: bool = False, *, binary: bool = False)
             os.fchmod(handle.fileno(), 0o666 & ~current_umask())
         _publish(tmp, path, overwrite)
         _fsync_dir(path.parent)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise with_path(error, path) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -179,11 +193,14 @@ def _fsync_tree(root: Path) -> None:
             file = os.path.join(folder, name)
             if os.path.islink(file):
                 continue
-            fd = os.open(file, os.O_RDONLY)
             try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+                fd = os.open(file, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as error:  # a full disk may only show at fsync: name the file
+                raise with_path(error, file) from None
         _fsync_dir(folder)
 
 
@@ -202,6 +219,9 @@ def atomic_directory(target: StrPath, overwrite: bool = False) -> Iterator[Path]
     try:
         yield tmp
         replace_dir(tmp, target)
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise with_path(error, target) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -255,3 +275,113 @@ def recover(target: StrPath) -> str | None:
     if stale:
         notes.append(f"removed {len(stale)} unfinished temporar{'y' if len(stale) == 1 else 'ies'} of {target.name}")
     return "; ".join(notes) if notes else None
+
+
+def with_path(error: OSError, path: StrPath) -> OSError:
+    """``error`` naming ``path`` when it names no file ("[Errno 28] No space left on device: 'out/x'")."""
+    if error.filename is not None or not error.errno:
+        return error
+    return type(error)(error.errno, error.strerror or os.strerror(error.errno), str(path))
+
+
+def as_os_error(error: BaseException, path: StrPath) -> OSError | None:
+    """The ``OSError`` (naming ``path``) that a writer library's failure stands for, or None if it is none:
+    torch.save reports a full disk as ``RuntimeError: ... file write failed``, safetensors as ``... (os error
+    28)``, both naming no file."""
+    if isinstance(error, OSError):
+        return with_path(error, path)
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    code = re.search(r"os error (\d+)", text)
+    if code is not None:
+        return OSError(int(code.group(1)), f"cannot write ({first})", str(path))
+    if isinstance(error, RuntimeError) and "write" in text.lower():
+        return OSError(errno.EIO, f"cannot write ({first})", str(path))
+    return None
+
+
+def os_error_line(error: OSError) -> str:
+    """One line for an ``OSError``: the file it names, then the reason ("out/model: No space left on device")."""
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason}" if error.filename is not None else reason
+
+
+def probe_writable(directory: StrPath, size: int = 1 << 16) -> None:
+    """Write, fsync and delete a small file in ``directory``: a read-only or full filesystem fails here, before
+    any work, with an ``OSError`` naming the directory."""
+    directory = Path(directory)
+    probe = directory / f".write-probe-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\0" * size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot write here ({error.strerror or error})", str(directory)) from None
+    finally:
+        try:
+            probe.unlink()
+        except OSError:
+            pass
+
+
+class LockedError(FileExistsError):
+    """Another live process is writing the same output; the message names its pid."""
+
+
+class WriterLock:
+    """The one-writer lock of ``target`` (a file or directory that one process at a time may write).
+
+    ``fcntl.flock`` on ``.NAME.lock`` beside ``target``, holding the holder's pid for the message a second
+    writer gets. The kernel drops the lock when its holder dies, so a lock left by a killed process is taken
+    over. Use as a context manager, or :meth:`acquire`/:meth:`release`.
+    """
+
+    def __init__(self, target: StrPath) -> None:
+        self.target = Path(target)
+        absolute = Path(os.path.abspath(target))  # "." and "out/" have a name once absolute
+        self.path = absolute.with_name(f".{absolute.name}.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> WriterLock:
+        """Take the lock, or raise :class:`LockedError` naming the process that holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise with_path(error, self.path) from None
+                raise LockedError(
+                    f"{self.target}: in use by another process (pid {holder}); wait for it to end or stop it"
+                ) from None
+            # The last holder unlinks the file on release; a lock on an unlinked file protects nothing.
+            try:
+                if os.path.samestat(os.fstat(fd), os.stat(self.path)):
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Drop the lock and remove its file (a no-op when not held)."""
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> WriterLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

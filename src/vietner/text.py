@@ -15,14 +15,19 @@ from dataclasses import dataclass
 
 from .schema import nfc
 
-__all__ = ["TextSpan", "AlignedText", "normalize_tone_placement", "split_sentences", "tokenize", "syllable_sentences"]
+__all__ = ["FORMAT_CHARACTERS", "SEPARATORS", "TextSpan", "AlignedText", "normalize_tone_placement", "split_sentences", "tokenize", "syllable_sentences"]
 
 # Punctuation peeled off a syllable's edges. Inner punctuation stays ("7/9", "2,34", "Kum-Sil", "14:15").
 _LEADING = "\"'“‘«([{<*•–—-"
 _TRAILING = "\"'”’».,;:!?…)]}>*–—-"
-# Zero-width characters and other format controls count as whitespace: they carry no text.
-_SPACE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]+")
-_NON_SPACE = re.compile(r"[^\s\u200b\u200c\u200d\u2060\ufeff]+")
+# Format characters (Unicode category Cf: bidi marks LRM/RLM/RLO..., ZWSP, ZWJ, the BOM, the soft hyphen)
+# carry no text: every one separates syllables as whitespace does, so none is ever part of a syllable and
+# offsets stay those of the caller's string. They occur only in planes 0, 1 and 14.
+FORMAT_CHARACTERS = "".join(
+    chr(c) for r in (range(0x20000), range(0xE0000, 0xE1000)) for c in r if unicodedata.category(chr(c)) == "Cf"
+)
+SEPARATORS = re.compile(f"[\\s{re.escape(FORMAT_CHARACTERS)}]+")
+_NON_SPACE = re.compile(f"[^\\s{re.escape(FORMAT_CHARACTERS)}]+")
 # A sentence ends at . ! ? or … (optionally followed by closing quotes/brackets) before whitespace and
 # a character that can start a sentence.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=[\s\u00a0]+[\"'“‘«(\[]?[0-9A-ZÀ-ỸĐ])")

@@ -40,7 +40,7 @@ from .storage import atomic_directory
 # Kept for one release: these names moved to vietner.sources, vietner.batching and vietner.checkpoints.
 from .batching import LengthGroupedBatches, collate, encode_train, train_loader  # noqa: E402,F401
 from .checkpoints import (  # noqa: E402,F401
-    CHECKPOINT_STATE, RunState, check_resumable, load_checkpoint, prepare_output_dir, save_checkpoint,
+    CHECKPOINT_STATE, RunState, check_resumable, load_checkpoint, save_checkpoint,
 )
 from .sources import SPLITS, DataError, format_sources, load_splits, train_words  # noqa: E402,F401
 

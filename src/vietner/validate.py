@@ -16,11 +16,10 @@ from .corpus import SPLITS, CorpusFormatError, Sentence, read_conll, read_conll_
 from .schema import DEFAULT_TYPES, entity_type, iob2_problem, labels_for, types_of
 from .spans import entities
 from .storage import NotUtf8Error, decode_utf8
-from .text import split_sentences, tokenize
+from .text import SEPARATORS, split_sentences, tokenize
 
 __all__ = ["FileSummary", "Problem", "summarize", "validate_corpus", "validate_file", "validate_splits"]
 
-_SPACE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]+")
 _LABELS = frozenset(labels_for(DEFAULT_TYPES))
 
 
@@ -151,7 +150,7 @@ def _check_block(path: Path, block: _Block, raw_sentences: set[str] | None, prob
 def _reassembles(where: str, block: _Block, text: str, problems: list[Problem]) -> bool:
     """Report the first token where the tokens, joined, stop matching the text without whitespace."""
     # Zero-width characters count as whitespace, as in vietner.text: they separate tokens, carry no text.
-    target = _SPACE.sub("", text)
+    target = SEPARATORS.sub("", text)
     offset = 0
     for token, _, number in block.tokens:
         if target[offset : offset + len(token)] != token:
@@ -276,7 +275,7 @@ class FileSummary:
 
 def _spelling_problem(sentence: Sentence) -> str | None:
     """Say where ``sentence``'s tokens stop spelling its ``# text`` (whitespace aside), or None if they do."""
-    target = _SPACE.sub("", sentence.text)
+    target = SEPARATORS.sub("", sentence.text)
     offset = 0
     for i, token in enumerate(sentence.tokens):
         if target[offset : offset + len(token)] != token:

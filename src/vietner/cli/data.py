@@ -24,6 +24,7 @@ from ..data_card import build_card
 from ..schema import SCHEMES
 from ..spans import Entity
 from ..corpus import CorpusFormatError, atomic_write_text, read_conll, write_conll
+from ..storage import os_error_line
 from ..formats import add_reading_arguments, file_format, is_saved_dataset, read_source, reading_options
 from ..validate import summarize, validate_corpus, validate_file, validate_splits
 
@@ -209,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     # Bad input is reported in one line, never as a traceback (OSError covers missing and unreadable files).
     except (MarkupError, CorpusFormatError, OSError, UnicodeDecodeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        print(f"error: {os_error_line(error) if isinstance(error, OSError) else error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ from ..corpus import (
 )
 from ..config import warn
 from ..formats import add_reading_arguments, read_source, reading_options
-from ..storage import atomic_write_text
+from ..storage import WriterLock, atomic_write_text, os_error_line
 from ..schema import SCHEMES, check_label_map, parse_label_map, types_of
 from ..evaluation.analysis import evaluate_tags
 from ..evaluation.crossval import cross_validate, train_fold_with_script
@@ -140,7 +141,32 @@ def _read_data(args: argparse.Namespace) -> list:
     return read.sentences
 
 
+def _report_paths(args: argparse.Namespace) -> dict[str, Path | None]:
+    """Where the reports go: the JSON report and, for scored tags, the files beside it (None: not written)."""
+    output = Path(args.output) if args.output else None
+    scored = bool(args.model or args.predictions)
+    return {
+        "json": output,
+        "markdown": (Path(args.markdown) if args.markdown else _derived(output, ".md")) if scored else None,
+        "errors": (Path(args.errors) if args.errors else _derived(output, ".errors.txt")) if scored else None,
+        "predictions": _derived(output, ".predictions.conll") if args.model else None,
+    }
+
+
 def _evaluate(args: argparse.Namespace) -> int:
+    """Check the outputs can be written, then score under the output's writer lock: an existing report
+    fails before any work, and two runs never write one report at once."""
+    paths = _report_paths(args)
+    for path in paths.values():
+        if path is not None and path.is_dir():
+            raise FileExistsError(f"{path}: is a directory; name a file to write")
+        if path is not None and path.exists() and not args.overwrite:
+            raise FileExistsError(f"{path}: exists; pass --overwrite to replace it")
+    with WriterLock(paths["json"]) if paths["json"] is not None else contextlib.nullcontext():
+        return _score_and_report(args, paths)
+
+
+def _score_and_report(args: argparse.Namespace, paths: dict[str, Path | None]) -> int:
     sentences, pred, source = _gold_and_pred(args)
     data_types = types_of(tag for s in sentences for tag in s.tags)
     systems: dict[str, dict[str, Any]] = {}
@@ -164,22 +190,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     document = report or {"sentences": len(sentences), "source": source}
     document["comparison"] = systems
     document["notes"] = notes
-    _write_reports(args, document, report, sentences, pred)
+    _write_reports(args, paths, document, report, sentences, pred)
     return 0
 
 
-def _write_reports(args: argparse.Namespace, document: dict[str, Any], report: dict[str, Any] | None,
-                   sentences: list, pred: list | None) -> None:
+def _write_reports(args: argparse.Namespace, paths: dict[str, Path | None], document: dict[str, Any],
+                   report: dict[str, Any] | None, sentences: list, pred: list | None) -> None:
     """Write the JSON report and, beside it, the Markdown report, the error file and the predictions."""
-    output = Path(args.output) if args.output else None
     if report is not None and args.output is None and args.errors is None:
         print(f"{sum(len(r['errors']) for r in report['errors'])} errors; write them with --errors FILE or --output FILE", file=sys.stderr)
-    _write(output, json.dumps(document, ensure_ascii=False, indent=2) + "\n", args.overwrite)
+    _write(paths["json"], json.dumps(document, ensure_ascii=False, indent=2) + "\n", args.overwrite)
     if report is not None:
-        _write(Path(args.markdown) if args.markdown else _derived(output, ".md"), report_markdown(report), args.overwrite)
-        _write(Path(args.errors) if args.errors else _derived(output, ".errors.txt"), format_errors(report["errors"]), args.overwrite)
+        _write(paths["markdown"], report_markdown(report), args.overwrite)
+        _write(paths["errors"], format_errors(report["errors"]), args.overwrite)
         if args.model:
-            _write(_derived(output, ".predictions.conll"), format_predictions(sentences, pred), args.overwrite)
+            _write(paths["predictions"], format_predictions(sentences, pred), args.overwrite)
 
 
 def _cross_validate(args: argparse.Namespace) -> int:
@@ -261,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     # Usage and input errors (a bad or missing file, an output that exists) exit 2 like argparse's own.
     except (CorpusFormatError, FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an unreadable model or file, a full disk: the file and the reason
+        print(f"error: {os_error_line(error)}", file=sys.stderr)
         return 2
     except RuntimeError as error:  # a fold's train.py failed: not the command line's fault
         print(f"error: {error}", file=sys.stderr)

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..storage import WriterLock, os_error_line
 from .formats import INPUT_FORMATS, OUTPUT_FORMATS, InputError, read_documents
 
 __all__ = ["main", "read_documents", "InputError"]
@@ -116,11 +117,15 @@ def _fingerprint(path: Path) -> list:
 
 
 def _manifest(args: argparse.Namespace, output_format: str) -> dict[str, Any]:
-    """Everything a part's bytes depend on: a resumed run must match it."""
+    """Everything a part's bytes depend on: a resumed run must match it (the model by its files' contents,
+    so a model retrained in place is not mixed with the old one's parts)."""
+    from ..modeling import model_identity
+
     return {
         "input": str(Path(args.input).resolve()),
         "input_files": _fingerprint(Path(args.input)),
         "model": str(Path(args.model).resolve()),
+        "model_files": model_identity(args.model),
         **{k: getattr(args, k) for k in ("input_format", "text_column", "part_size", "batch_size", "max_tokens", "dtype", "quantize")},
         "format": output_format,
     }
@@ -140,6 +145,13 @@ def _prepare_parts(folder: Path, manifest: dict[str, Any], args: argparse.Namesp
         except (OSError, ValueError):
             raise InputError(f"{folder / MANIFEST}: missing or unreadable; remove {folder} to start over") from None
         changed = sorted(k for k in manifest if found.get(k) != manifest[k])
+        if "model_files" in changed:
+            before, now = found.get("model_files") or {}, manifest["model_files"]
+            files = sorted(name for name in before.keys() | now.keys() if before.get(name) != now.get(name))
+            raise InputError(
+                f"{folder}: its parts were tagged by another model ({args.model} changed: {', '.join(files)}); "
+                "remove the folder to start over with this model"
+            )
         if changed:
             raise InputError(f"{folder}: made with other settings ({', '.join(changed)}); rerun with those or remove the folder")
         for stale in folder.glob(".*.tmp-*"):  # a part being written when the run was killed
@@ -185,13 +197,13 @@ def _convert(text: str, tagged: list, tags: bool) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every document of ``args.input`` and write ``args.output``; returns the exit status."""
-    from tqdm import tqdm
-
-    from .formats import count_documents, input_format_of, merge_parts, output_format_of
-    from ..tagger import NerTagger
     from ..streaming import default_workers
+    from ..tagger import NerTagger
+    from .formats import input_format_of, output_format_of
 
     output, source = Path(args.output), Path(args.input)
+    if output.is_dir():  # checked before the work: a folder is never replaced by the merged output
+        raise InputError(f"{output}: is a directory; --output names the file to write")
     if output.exists() and not args.overwrite:
         raise FileExistsError(f"{output}: exists; pass --overwrite to replace it")
     if not source.exists():
@@ -208,6 +220,21 @@ def run(args: argparse.Namespace) -> int:
     # Loaded before the parts folder exists: a bad model leaves nothing behind.
     tagger = NerTagger.from_pretrained(args.model, device=device, quantize=args.quantize, dtype=args.dtype)
     folder = output.with_name(output.name + ".parts")
+    # One run at a time writes an output and its parts: a second would clear the first's temporaries.
+    lock = WriterLock(output).acquire() if processes.is_main else None
+    try:
+        return _run_parts(args, tagger, source, output, output_format, folder, processes)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_parts(args: argparse.Namespace, tagger: Any, source: Path, output: Path, output_format: str, folder: Path, processes: _Processes) -> int:
+    """Tag the parts into ``folder`` and merge them into ``output`` (this process holds the writer lock)."""
+    from tqdm import tqdm
+
+    from .formats import count_documents, merge_parts
+
     fresh = not folder.exists()
     if processes.is_main:
         _prepare_parts(folder, _manifest(args, output_format), args)
@@ -277,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except (InputError, FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {os_error_line(error) if isinstance(error, OSError) else error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"interrupted; finished parts are kept in {args.output}.parts: rerun with --resume to continue", file=sys.stderr)
