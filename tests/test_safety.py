@@ -516,3 +516,10 @@ def test_a_full_disk_under_safetensors_is_an_os_error_naming_the_model_directory
         save_model_dir(tmp_path / "model", loaded.model, loaded.tokenizer, loaded.settings)
     assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(tmp_path / "model")
     assert not list(tmp_path.iterdir())  # no temporary left
+
+
+def test_the_segmenter_names_config_checks_are_the_registry_s():
+    from vietner import segment
+    from vietner.settings import SEGMENTER_NAMES
+
+    assert SEGMENTER_NAMES == tuple(segment._SEGMENTERS)

@@ -345,7 +345,7 @@ def _floats(value: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
 def _check_ranges(config: Config) -> None:
     """Raise ``ConfigError`` naming the key and its allowed range for a number out of it: a NaN rate or a
     negative size would otherwise fail deep inside torch, after the run has started writing."""
-    from .segment import SEGMENTER_NAMES
+    from .settings import SEGMENTER_NAMES
 
     for key, value in _floats(config):
         if not math.isfinite(value):

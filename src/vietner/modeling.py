@@ -505,7 +505,7 @@ def load_model_dir(directory: str | os.PathLike, device: str | torch.device = "c
 def _read_settings(path: Path) -> ModelSettings:
     """``vietner.json`` read and checked; ``ModelLoadError`` naming it for anything malformed."""
     from .config import HEADS
-    from .segment import SEGMENTER_NAMES
+    from .settings import SEGMENTER_NAMES
 
     try:
         settings = ModelSettings.from_json(path.read_text(encoding="utf-8"))

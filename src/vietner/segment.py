@@ -254,8 +254,6 @@ _SEGMENTERS: dict[str, Callable[..., Segmenter]] = {
     # The former name of the RDRSegmenter option (through py_vncorenlp, which downloaded its files).
     "vncorenlp": RDRSegmenter,
 }
-# What ``data.segmenter`` may name; config checks it at load.
-SEGMENTER_NAMES = tuple(_SEGMENTERS)
 
 
 def get_segmenter(name: str, **options: Any) -> Segmenter:

@@ -14,6 +14,9 @@ from typing import Any
 
 from . import __version__
 
+# What ``data.segmenter`` may name: the keys of vietner.segment's registry (a test checks they agree).
+SEGMENTER_NAMES = ("none", "underthesea", "pyvi", "rdrsegmenter", "vncorenlp")
+
 __all__ = ["ConfigError", "Preprocessing", "position_limit", "SETTINGS_FILE", "ModelSettings"]
 
 SETTINGS_FILE = "vietner.json"
