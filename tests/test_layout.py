@@ -17,7 +17,7 @@ ALIASES = {
     "vietner.pipeline": "vietner.streaming",
     "vietner.predict": "vietner.cli.predict",
     "vietner.data": "vietner.cli.data",
-    "vietner.documents": "vietner.cli.formats",
+    "vietner.documents": "vietner.cli.documents",
     "vietner.card": "vietner.data_card",
     "vietner.evaluation.cli": "vietner.cli.evaluate",
 }

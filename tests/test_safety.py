@@ -280,7 +280,7 @@ DOCUMENTS = ["Bí thư Thành ủy Hà Nội Đinh Tiến Dũng tiếp bà Kang 
 
 def _interrupted_predict(tmp_path: Path, model: Path, monkeypatch) -> tuple[list[str], Path]:
     """Run vietner.predict until every part is written, then interrupt it before the merge."""
-    import vietner.cli.formats
+    import vietner.cli.documents
     from vietner.cli.predict import main
 
     source = tmp_path / "in.txt"
@@ -292,7 +292,7 @@ def _interrupted_predict(tmp_path: Path, model: Path, monkeypatch) -> tuple[list
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(vietner.cli.formats, "merge_parts", interrupted)
+        patch.setattr(vietner.cli.documents, "merge_parts", interrupted)
         assert main(["--model", str(model), *common]) == 130
     assert len(list((tmp_path / "out.jsonl.parts").glob("part-*"))) == 3
     return common, output

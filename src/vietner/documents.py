@@ -1,4 +1,4 @@
-"""Kept for one release: moved to :mod:`vietner.cli.formats`; import it from there.
+"""Kept for one release: moved to :mod:`vietner.cli.documents`; import it from there.
 
 Importing this name gives that module itself (not a copy), so patching either patches both.
 """
@@ -6,5 +6,5 @@ Importing this name gives that module itself (not a copy), so patching either pa
 import importlib
 import sys
 
-_moved = importlib.import_module("vietner.cli.formats")
+_moved = importlib.import_module("vietner.cli.documents")
 sys.modules[__name__] = _moved

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..storage import WriterLock, os_error_line
-from .formats import INPUT_FORMATS, OUTPUT_FORMATS, InputError, read_documents
+from .documents import INPUT_FORMATS, OUTPUT_FORMATS, InputError, read_documents
 
 __all__ = ["main", "read_documents", "InputError"]
 
@@ -163,7 +163,7 @@ def _prepare_parts(folder: Path, manifest: dict[str, Any], args: argparse.Namesp
 
 def _write_parts(tagger: Any, args: argparse.Namespace, output_format: str, folder: Path, processes: _Processes, bar: Any, stats: _Stats) -> tuple[int, int]:
     """Tag this process's unfinished parts, each written atomically; return (parts in the input, parts kept)."""
-    from .formats import PartWriter
+    from .documents import PartWriter
     from ..storage import atomic_open
 
     column, tags = args.text_column, output_format == "conll"
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     """Predict every document of ``args.input`` and write ``args.output``; returns the exit status."""
     from ..streaming import default_workers
     from ..tagger import NerTagger
-    from .formats import input_format_of, output_format_of
+    from .documents import input_format_of, output_format_of
 
     output, source = Path(args.output), Path(args.input)
     if output.is_dir():  # checked before the work: a folder is never replaced by the merged output
@@ -233,7 +233,7 @@ def _run_parts(args: argparse.Namespace, tagger: Any, source: Path, output: Path
     """Tag the parts into ``folder`` and merge them into ``output`` (this process holds the writer lock)."""
     from tqdm import tqdm
 
-    from .formats import count_documents, merge_parts
+    from .documents import count_documents, merge_parts
 
     fresh = not folder.exists()
     if processes.is_main:
