@@ -6,7 +6,7 @@ nested levels), word-segmented tokens (``Hà_Nội``, or VLSP 2016's ``Phước 
 ``{"words": [...], "tags": [...]}`` lines, datasets with int ``ClassLabel`` tags. :func:`read_source` reads
 any of them, one reader per format, into the same :class:`~vietner.corpus.Sentence` records, in
 syllables, so every source of a run reaches the segmenter alike. CoNLL goes through the corpus's one
-reader (:func:`vietner.corpus.read_conll_columns`), datasets through :func:`dataset_rows`, as
+reader (:func:`vietner.conll.read_conll_columns`), datasets through :func:`dataset_rows`, as
 :func:`from_hf_dataset` converts one in memory.
 """
 
@@ -25,7 +25,9 @@ from typing import Any
 from datasets import ClassLabel, Dataset, DatasetDict
 
 from .config import ReadOptions
-from .corpus import FEATURES, CorpusFormatError, Sentence, _decode, _is_tag, check_tags, read_conll_columns
+from .conll import read_conll_columns
+from .corpus import FEATURES
+from .sentence import CorpusFormatError, Sentence, check_tags, is_tag, read_data_text
 from .schema import check_scheme, nfc, types_of
 from .spans import entities
 
@@ -177,7 +179,7 @@ def read_jsonl(
     path = Path(path)
     sentences: list[Sentence] = []
     repaired: list[str] = []
-    for number, line in enumerate(_decode(path).split("\n"), start=1):
+    for number, line in enumerate(read_data_text(path).split("\n"), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -329,7 +331,7 @@ def tag_layers(columns: Sequence[Sequence[tuple[str, ...]]]) -> list[TagLayer]:
     for index in range(width):
         values = [[row[index] for row in sentence] for sentence in columns]
         flat = [v for sentence in values for v in sentence]
-        if not flat or not all(_is_tag(v) for v in flat):
+        if not flat or not all(is_tag(v) for v in flat):
             continue
         found = Counter(span.label for sentence in values for span in entities(sentence))
         if found and set(found) <= CHUNK_TYPES:

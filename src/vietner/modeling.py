@@ -4,7 +4,8 @@
   ``model.name_or_path``: a hub id such as ``vinai/phobert-base`` or a local directory.
 * The scratch model (``model.name_or_path: null``, ``configs/tiny.yaml``) is PhoBERT's architecture
   (``RobertaForTokenClassification`` with ``PhobertTokenizer``) at a small size, randomly initialized, with a
-  ``vocab.txt`` + ``bpe.codes`` pair learned here from the training split's segmented words.
+  ``vocab.txt`` + ``bpe.codes`` pair learned from the training split's segmented words
+  (:mod:`vietner.vocabulary`, which also loads pre-trained tokenizers).
 * ``model.head: crf`` adds a linear-chain CRF (pytorch-crf) over the word-level emissions (the logits at
   each word's first subword).
 * A model directory is ``save_pretrained`` output (model with ``id2label``/``label2id`` and tokenizer: PhoBERT's
@@ -15,18 +16,13 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
-import socket
-import unicodedata
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import torch
 import torch.nn.functional as F
@@ -34,18 +30,29 @@ from torch import nn
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
-    PhobertTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     RobertaConfig,
 )
 from transformers.modeling_outputs import TokenClassifierOutput
 
-from .config import ModelConfig, ScratchConfig
+from .config import ModelConfig
 from .encoding import IGNORE_INDEX
 from .settings import SETTINGS_FILE, ModelSettings  # re-exported: callers import them from here
 from .storage import as_os_error, atomic_directory, recover, replace_dir  # replace_dir re-exported for callers
-from .tokenizer import END_OF_WORD, SPECIALS, fastbpe_piece, save_tokenizer, vocabulary_size
+from .tokenizer import save_tokenizer, vocabulary_size
+# The tokenizer half lives in vocabulary; re-exported, callers import these names from here too.
+from .vocabulary import (
+    OFFLINE_CONFIG,
+    ModelLoadError,
+    error_line,
+    hub_error,
+    hub_reachable,
+    learn_bpe,
+    pretrained_tokenizer,
+    scratch_tokenizer,
+    write_phobert_vocabulary,
+)
 
 __all__ = [
     "SETTINGS_FILE",
@@ -73,119 +80,6 @@ __all__ = [
 ]
 
 CRF_FILE = "crf.safetensors"
-OFFLINE_CONFIG = "configs/tiny.yaml"
-
-
-class ModelLoadError(OSError):
-    """A model or tokenizer that cannot be loaded; the message is one line saying why and what to do."""
-
-
-# --------------------------------------------------------------------------------------------------------
-# The scratch model's vocabulary: BPE learned from the training split, exported in fastBPE format.
-
-
-def learn_bpe(words: Iterable[str], vocab_size: int = 4000, min_frequency: int = 2) -> tuple[list[str], list[str]]:
-    """Learn a BPE vocabulary from ``words`` and return ``(codes_lines, vocab_lines)`` in fastBPE format.
-
-    ``codes_lines`` are ``"a b count"`` merges in the order they were learned (``</w>`` marks the end of a
-    word); ``vocab_lines`` are ``"token count"``, word-final pieces bare and others ending in ``@@``, most
-    frequent first. Counts are occurrences in the training words' final segmentation (PhobertTokenizer reads
-    only the order of the merges). Deterministic: the same words give the same files.
-    """
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    counts = Counter(unicodedata.normalize("NFC", word) for word in words if word and not word.isspace())
-    if not counts:
-        raise ValueError("cannot learn a vocabulary from no words")
-    # Registering every initial symbol up front fixes their ids, which makes the trainer's tie-breaking
-    # between equally frequent pairs (by id) the same in every run; otherwise it follows hash order.
-    chars = sorted({c for word in counts for c in word[:-1]})
-    finals = sorted({word[-1] + END_OF_WORD for word in counts})
-    tokenizer = Tokenizer(models.BPE(unk_token="<unk>", end_of_word_suffix=END_OF_WORD))
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=min_frequency,
-        special_tokens=chars + finals,
-        end_of_word_suffix=END_OF_WORD,
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator((word for word, n in counts.items() for _ in range(n)), trainer)
-    model = json.loads(tokenizer.to_str())["model"]
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-    used: Counter[str] = Counter()
-    for word, n in counts.items():
-        for piece in tokenizer.model.tokenize(word):
-            used[piece.value] += n
-    codes = [f"{a} {b} {used[a + b]}" for a, b in merges]
-    symbols = [token for token in model["vocab"] if token.strip() and " " not in token]
-    pieces = {fastbpe_piece(token): used[token] for token in symbols}
-    vocab = [
-        f"{piece} {n}"
-        for piece, n in sorted(pieces.items(), key=lambda item: (-item[1], item[0]))
-        if piece and piece not in SPECIALS
-    ]
-    return codes, vocab
-
-
-def write_phobert_vocabulary(words: Iterable[str], directory: str | os.PathLike, scratch: ScratchConfig) -> Path:
-    """Learn BPE from ``words`` and write ``vocab.txt`` and ``bpe.codes`` into ``directory``; return it."""
-    codes, vocab = learn_bpe(words, scratch.bpe_vocab_size, scratch.bpe_min_frequency)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "bpe.codes").write_text("".join(line + "\n" for line in codes), encoding="utf-8")
-    (directory / "vocab.txt").write_text("".join(line + "\n" for line in vocab), encoding="utf-8")
-    return directory
-
-
-def scratch_tokenizer(words: Iterable[str], directory: str | os.PathLike, scratch: ScratchConfig) -> PhobertTokenizer:
-    """Return a ``PhobertTokenizer`` whose vocabulary is learned from ``words``, saved in ``directory`` with its
-    fast twin's ``tokenizer.json`` (a learned vocabulary holds every piece its merges make)."""
-    directory = write_phobert_vocabulary(words, directory, scratch)
-    tokenizer = PhobertTokenizer(str(directory / "vocab.txt"), str(directory / "bpe.codes"))
-    save_tokenizer(tokenizer, directory)
-    return tokenizer
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
-
-
-def _hub_error(name: str, error: BaseException) -> ModelLoadError:
-    return ModelLoadError(
-        f"cannot load {name!r}: it is not a local directory and the Hugging Face hub did not serve it "
-        f"(unreachable, offline, or no such model: {_first_line(error)}); to train offline use {OFFLINE_CONFIG}"
-    )
-
-
-@functools.cache
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hugging Face hub's host accepts a connection within ``timeout`` seconds (False when
-    ``HF_HUB_OFFLINE`` is set). Asked once before loading: offline, transformers would retry for about a
-    minute before failing; with the answer, it reads the local cache only and fails (or loads) at once."""
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    url = urlsplit(constants.ENDPOINT)
-    try:
-        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout).close()
-    except OSError:
-        return False
-    return True
-
-
-def pretrained_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
-    """Return ``AutoTokenizer.from_pretrained(name_or_path)`` (PhoBERT: the slow ``PhobertTokenizer``)."""
-    local = Path(name_or_path).is_dir()
-    try:
-        return AutoTokenizer.from_pretrained(name_or_path, local_files_only=local or not hub_reachable())
-    except Exception as error:  # noqa: BLE001 - network, missing files and bad repos all end here
-        if local:
-            raise ModelLoadError(f"cannot load a tokenizer from {name_or_path}: {_first_line(error)}") from None
-        raise _hub_error(name_or_path, error) from None
-
 
 # --------------------------------------------------------------------------------------------------------
 # The model.
@@ -340,8 +234,8 @@ def _pretrained_encoder(config: ModelConfig, labels: Sequence[str]) -> PreTraine
         )
     except Exception as error:  # noqa: BLE001
         if local:
-            raise ModelLoadError(f"cannot load a model from {name}: {_first_line(error)}") from None
-        raise _hub_error(name, error) from None
+            raise ModelLoadError(f"cannot load a model from {name}: {error_line(error)}") from None
+        raise hub_error(name, error) from None
 
 
 def is_model_dir(name_or_path: str | os.PathLike | None) -> bool:
@@ -487,7 +381,7 @@ def load_model_dir(directory: str | os.PathLike, device: str | torch.device = "c
         encoder = AutoModelForTokenClassification.from_pretrained(str(directory), local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
     except Exception as error:  # noqa: BLE001
-        raise ModelLoadError(f"cannot load the model in {directory}: {_first_line(error)}") from None
+        raise ModelLoadError(f"cannot load the model in {directory}: {error_line(error)}") from None
     model = NerModel(encoder, settings.head)
     if model.crf is not None:
         from safetensors.torch import load_file
@@ -498,7 +392,7 @@ def load_model_dir(directory: str | os.PathLike, device: str | torch.device = "c
         try:
             model.crf.load_state_dict(load_file(str(crf_file)))
         except RuntimeError as error:  # another label count's transitions
-            raise ModelLoadError(f"{crf_file}: does not fit the model ({_first_line(error)})") from None
+            raise ModelLoadError(f"{crf_file}: does not fit the model ({error_line(error)})") from None
     return LoadedModel(model.to(device).eval(), tokenizer, settings)
 
 
@@ -522,7 +416,7 @@ def _read_settings(path: Path) -> ModelSettings:
     except json.JSONDecodeError as error:
         raise ModelLoadError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
     except (OSError, UnicodeDecodeError, ValueError, TypeError) as error:
-        raise ModelLoadError(f"{path}: not a valid {SETTINGS_FILE} ({getattr(error, 'strerror', None) or _first_line(error)})") from None
+        raise ModelLoadError(f"{path}: not a valid {SETTINGS_FILE} ({getattr(error, 'strerror', None) or error_line(error)})") from None
     return settings
 
 
@@ -537,11 +431,11 @@ def _check_model_files(directory: Path) -> None:
         except json.JSONDecodeError as error:
             raise ModelLoadError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
         except (OSError, UnicodeDecodeError) as error:
-            raise ModelLoadError(f"{path}: cannot read ({getattr(error, 'strerror', None) or _first_line(error)})") from None
+            raise ModelLoadError(f"{path}: cannot read ({getattr(error, 'strerror', None) or error_line(error)})") from None
     for path in sorted(directory.glob("*.safetensors")):
         try:
             with safe_open(str(path), framework="pt") as weights:
                 for key in weights.keys():
                     weights.get_slice(key)
         except Exception as error:  # noqa: BLE001 - safetensors raises its own error type
-            raise ModelLoadError(f"{path}: damaged weights file ({_first_line(error)})") from None
+            raise ModelLoadError(f"{path}: damaged weights file ({error_line(error)})") from None

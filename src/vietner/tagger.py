@@ -172,7 +172,7 @@ class NerTagger:
 
         ``device``: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available). ``quantize="dynamic-int8"``
         applies torch dynamic int8 quantization to the Linear layers (CPU only). Raises
-        ``FileNotFoundError`` for a missing directory and ``vietner.modeling.ModelLoadError`` (an
+        ``FileNotFoundError`` for a missing directory and ``vietner.vocabulary.ModelLoadError`` (an
         ``OSError``) for one that is not a model directory.
         """
         from .modeling import load_model_dir

@@ -77,7 +77,7 @@ def training_tokenizer(config: Config, out: Path, accelerator: Accelerator, word
     ``--resume``."""
     from transformers import PhobertTokenizer
 
-    from .modeling import pretrained_tokenizer, scratch_tokenizer
+    from .vocabulary import pretrained_tokenizer, scratch_tokenizer
 
     with accelerator.main_process_first():
         if config.model.name_or_path is not None:
