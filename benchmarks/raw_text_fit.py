@@ -8,7 +8,7 @@ gold entities when that split is fed back as raw text through ``NerTagger``.
 that fits it best) into ``outputs/raw-text-fit/``. Each training sentence's raw ``# text`` then goes through
 ``NerTagger.predict`` (NFC, sentence splitting, syllable tokenization, segmentation, windows, decoding), its
 entities are mapped onto the gold syllables by their offsets and scored with seqeval
-(``vietner.evaluation.RawTextTagger``), beside the same model scored on the gold tokens
+(``vietner.evaluation.spans_to_tags``), beside the same model scored on the gold tokens
 (``NerTagger.predict_tokens``, what ``train.py`` and ``evaluate.py`` report). Exit status 1 when the training-split F1 is below
 ``--min-f1`` (default 0.95). The test split is then scored with the fp32 and the dynamic-int8 tagger, giving
 int8's F1 change and speed-up on real sentences.
@@ -61,13 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from vietner.corpus import read_corpus
-    from vietner.evaluation.taggers import RawTextTagger
+    from vietner.evaluation.analysis import sentence_text
+    from vietner.evaluation.taggers import spans_to_tags, token_offsets
+    from vietner.schema import nfc
     from vietner.tagger import NerTagger
     from vietner.metrics import score_modes
 
     def evaluate_raw(tagger: NerTagger, sentences: list, batch_size: int) -> dict:
         gold = [s.tags for s in sentences]
-        raw = score_modes(gold, RawTextTagger(tagger, batch_size)(sentences))["default"]["overall"]
+        texts = [nfc(sentence_text(s)) for s in sentences]
+        found = tagger.predict(texts, batch_size=batch_size)
+        on_text = [spans_to_tags(token_offsets(t, [nfc(x) for x in s.tokens]), f) for s, t, f in zip(sentences, texts, found)]
+        raw = score_modes(gold, on_text)["default"]["overall"]
         on_tokens = [list(p.tags) for p in tagger.predict_tokens([s.tokens for s in sentences], batch_size)]
         tokens = score_modes(gold, on_tokens)["default"]["overall"]
         return {"sentences": len(sentences), **{k: raw[k] for k in ("precision", "recall", "f1")}, "f1_on_gold_tokens": tokens["f1"]}

@@ -137,6 +137,24 @@ def test_model_draft_is_pre_annotated_and_import_reports_the_corrections(lookup_
     assert second.tags == ("B-ORG", "I-ORG", "O", "O", "B-PER", "O", "B-ORG", "O")
 
 
+def test_a_models_draft_marks_what_predict_finds_in_the_text(lookup_model_dir):
+    """Drafts tag token sentences with NerTagger.predict_tokens; the entities are the raw-text path's."""
+    import unicodedata
+
+    from vietner import NerTagger
+    from vietner.cli.data import _model_tagger
+
+    texts = [
+        "Kang Kum-Sil đến Seoul và Hà Nội. Thành ủy tiếp ông An tại Seoul.",
+        unicodedata.normalize("NFD", "ông An đến  Hà\u00a0Nội"),
+        "Seoul",
+        "",
+    ]
+    drafted = _model_tagger(str(lookup_model_dir))(texts)
+    assert drafted == NerTagger.from_pretrained(lookup_model_dir).predict(texts)
+    assert [e.text for e in drafted[1]] == [unicodedata.normalize("NFD", "Hà\u00a0Nội")]
+
+
 def test_draft_without_a_model_is_unmarked_and_keeps_no_pre_annotation(tmp_path, capsys):
     from vietner.cli.data import main
 

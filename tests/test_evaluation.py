@@ -21,7 +21,6 @@ from vietner.corpus import CorpusFormatError, Sentence, write_conll
 from vietner.spans import Entity, Span
 from vietner.evaluation import (
     DictionaryTagger,
-    RawTextTagger,
     UndertheseaTagger,
     bootstrap,
     confusion,
@@ -379,25 +378,12 @@ class FakeEntity:
         self.start, self.end, self.label = start, start + len(piece), label
 
 
-class FakeNerTagger:
-    """Stands in for NerTagger: entity character spans for each raw text."""
-
-    def __init__(self, answers: dict[str, list[tuple[str, str]]]):
-        self.answers = answers
-        self.seen: list[str] = []
-
-    def predict(self, texts, batch_size=32):
-        self.seen.extend(texts)
-        return [[FakeEntity(t, piece, label) for piece, label in self.answers.get(t, [])] for t in texts]
-
-
-def test_raw_text_tagger_maps_raw_text_spans_onto_gold_syllables():
+def test_raw_text_spans_map_onto_gold_syllables():
     text = "Ông Park Won-soon đến TP. Hồ Chí Minh. Sau đó về Seoul."
     sentence = Sentence(("Ông", "Park", "Won-soon", "đến", "TP", ".", "Hồ", "Chí", "Minh", ".", "Sau", "đó", "về", "Seoul", "."),
                         ("O",) * 15, "x-1", text)
-    fake = FakeNerTagger({text: [("Park Won-soon", "PER"), ("Hồ Chí Minh", "LOC"), ("Seoul", "LOC")]})
-    tags = RawTextTagger(fake)([sentence])[0]
-    assert fake.seen == [text]  # the raw "# text", not the tokens
+    found = [FakeEntity(text, piece, label) for piece, label in [("Park Won-soon", "PER"), ("Hồ Chí Minh", "LOC"), ("Seoul", "LOC")]]
+    tags = spans_to_tags(token_offsets(text, sentence.tokens), found)
     assert [t for t, tag in zip(sentence.tokens, tags) if tag != "O"] == ["Park", "Won-soon", "Hồ", "Chí", "Minh", "Seoul"]
     assert tags[1:3] == ["B-PER", "I-PER"] and tags[6] == "B-LOC" and tags[13] == "B-LOC"
 

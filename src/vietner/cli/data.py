@@ -22,9 +22,10 @@ from ..annotation import (
 from ..config import ReadOptions, warn
 from ..data_card import build_card
 from ..schema import SCHEMES
-from ..spans import Entity
+from ..spans import Entity, to_entity
 from ..corpus import CorpusFormatError, atomic_write_text, read_conll, write_conll
 from ..storage import os_error_line
+from ..text import syllable_sentences
 from ..formats import add_reading_arguments, file_format, is_saved_dataset, read_source, reading_options
 from ..validate import summarize, validate_corpus, validate_file, validate_splits
 
@@ -42,14 +43,23 @@ def _draft(args: argparse.Namespace) -> int:
 
 
 def _model_tagger(model: str) -> Callable[[list[str]], list[list[Entity]]]:
-    """The entities a model finds in sentences (``NerTagger.predict``); those markup cannot hold (a type
-    outside the corpus's, a bracket in the text) are left unmarked, with a one-line warning."""
+    """The entities a model finds in sentences of text: each text's syllables (as ``NerTagger.predict``
+    splits it) tagged with ``NerTagger.predict_tokens``, the method everything that scores a model calls.
+    Entities markup cannot hold (a type outside the corpus's, a bracket in the text) are left unmarked,
+    with a one-line warning."""
     from ..tagger import NerTagger
 
     tagger = NerTagger.from_pretrained(model)
 
     def tag(texts: list[str]) -> list[list[Entity]]:
-        found = tagger.predict(texts)
+        sentences = [syllable_sentences(text) for text in texts]
+        predictions = iter(tagger.predict_tokens([[s.text for s in sentence] for per_text in sentences for sentence in per_text]))
+        found: list[list[Entity]] = []
+        for text, per_text in zip(texts, sentences):
+            found.append([])
+            for sentence in per_text:
+                offsets = [(s.start, s.end) for s in sentence]
+                found[-1] += [to_entity(span, offsets, text) for span in next(predictions).entities]
         kept = [[e for e in entities if e.label in MARKUP_TYPES and not set("[]") & set(e.text)] for entities in found]
         left = sum(len(entities) for entities in found) - sum(len(entities) for entities in kept)
         if left:

@@ -4,8 +4,7 @@ Everything here scores *syllable-level IOB2 tag sequences* with seqeval, whateve
 
 - a trained model, on each gold sentence's own syllable tokens (``NerTagger.predict_tokens``, the
   prediction core ``train.py`` scores dev and test with, so ``evaluate.py --model`` reproduces
-  ``metrics.json``); ``RawTextTagger`` runs the raw-text path (``NerTagger.predict`` on ``# text``) to check
-  that sentence splitting and tokenization reproduce the gold tokens;
+  ``metrics.json``);
 - a predictions file (CoNLL with gold and predicted columns) written by any other system;
 - two baselines: a dictionary of every entity string seen in training (longest match), and underthesea's
   own ``ner()`` for PER/ORG/LOC.
@@ -15,8 +14,8 @@ test article the score is noisy, so a seeded bootstrap over sentences gives a 95
 confusion table and the error file show where the errors are. ``cross_validate`` runs leave-one-article-out
 training and reports per-fold and mean ± std F1.
 
-One module per concern: ``analysis`` (bootstrap, confusion, errors), ``taggers`` (the model on gold
-tokens and through raw text, the baselines), ``files`` (predictions files, gold articles), ``crossval``, ``report``
+One module per concern: ``analysis`` (bootstrap, confusion, errors), ``taggers`` (the baselines and
+the scoring of a system's tags), ``files`` (predictions files, gold articles), ``crossval``, ``report``
 (text and Markdown) and ``plots`` (notebook helpers); ``evaluate.py``'s command line is
 :mod:`vietner.cli.evaluate`.
 """
@@ -49,7 +48,6 @@ from .taggers import (
     UNDERTHESEA_LABELS,
     UNDERTHESEA_TYPES,
     DictionaryTagger,
-    RawTextTagger,
     Tagger,
     UndertheseaTagger,
     restrict_types,
@@ -65,7 +63,6 @@ __all__ = [
     "UNDERTHESEA_TYPES",
     "DictionaryTagger",
     "Fold",
-    "RawTextTagger",
     "Tagger",
     "UndertheseaTagger",
     "bootstrap",

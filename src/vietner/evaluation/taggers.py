@@ -1,5 +1,6 @@
-"""Systems that tag gold sentences: the trained model on the gold tokens (and through raw text, as a check of
-the text path), and the two baselines (a dictionary of training entities, underthesea's own ``ner()``)."""
+"""The baselines a model is compared with on gold sentences (a dictionary of training entities, underthesea's
+own ``ner()``), and the scoring of any system's tags; the model itself is scored on the gold tokens with
+``NerTagger.predict_tokens``."""
 
 from __future__ import annotations
 
@@ -59,26 +60,6 @@ def spans_to_tags(offsets: Sequence[tuple[int, int]], found: Iterable[Entity]) -
         for k, i in enumerate(run):
             tags[i] = ("B-" if k == 0 else "I-") + label
     return tags
-
-
-class RawTextTagger:
-    """A trained model through ``NerTagger.predict`` on each sentence's raw ``# text``: the returned character
-    spans are mapped onto the gold syllables by their offsets. Scored beside the model on the gold tokens
-    (``NerTagger.predict_tokens``, what ``train.py`` and ``evaluate.py --model`` score), it checks
-    that the text path (sentence splitting, tokenization) reproduces the gold tokens; the two agree when it
-    does."""
-
-    def __init__(self, tagger: Any, batch_size: int = 32) -> None:
-        self.tagger = tagger
-        self.batch_size = batch_size
-
-    def __call__(self, sentences: Sequence[Sentence]) -> list[list[str]]:
-        texts = [nfc(sentence_text(s)) for s in sentences]
-        results = self.tagger.predict(texts, batch_size=self.batch_size)
-        return [
-            spans_to_tags(token_offsets(text, [nfc(t) for t in sentence.tokens]), found)
-            for sentence, text, found in zip(sentences, texts, results)
-        ]
 
 
 class DictionaryTagger:
