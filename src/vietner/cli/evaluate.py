@@ -20,24 +20,26 @@ from ..config import warn
 from ..formats import add_reading_arguments, read_source, reading_options
 from ..storage import WriterLock, atomic_write_text, os_error_line
 from ..schema import SCHEMES, check_label_map, parse_label_map, types_of
-from ..evaluation.analysis import evaluate_tags
-from ..evaluation.crossval import cross_validate, train_fold_with_script
-from ..evaluation.files import format_predictions, load_articles, load_split, read_predictions
-from ..evaluation.report import (
+# The evaluation package's public names: the command line uses nothing private of it.
+from ..evaluation import (
+    UNDERTHESEA_TYPES,
+    DictionaryTagger,
+    UndertheseaTagger,
+    cross_validate,
+    evaluate_tags,
     format_comparison,
     format_confusion,
     format_cross_validation,
     format_errors,
+    format_predictions,
     format_report,
+    load_articles,
+    load_split,
+    read_predictions,
     report_markdown,
-)
-from ..evaluation.taggers import (
-    UNDERTHESEA_TYPES,
-    DictionaryTagger,
-    UndertheseaTagger,
     score_system,
+    train_fold_with_script,
 )
-
 
 def _derived(output: Path | None, suffix: str) -> Path | None:
     return None if output is None else output.with_name(output.stem + suffix)
