@@ -1,5 +1,6 @@
 """Streaming, worker processes, sharded and resumable runs of the predict CLI: the output never depends on them."""
 
+import gc
 import itertools
 import json
 import os
@@ -156,7 +157,7 @@ def test_workers_and_two_processes_write_the_same_bytes(tmp_path, model_dir, tag
 
 
 def test_a_killed_run_resumes_and_redoes_only_unfinished_parts(tmp_path, model_dir):
-    documents = [ARTICLES[4].replace("\n", " "), "", ARTICLES[2][:1500].replace("\n", " ")] * 8
+    documents = [ARTICLES[4][:2000].replace("\n", " "), "", ARTICLES[2][:1000].replace("\n", " ")] * 6  # 9 parts
     source = write_lines(tmp_path / "in.txt", documents)
     output, reference = tmp_path / "out.jsonl", tmp_path / "reference.jsonl"
     common = ["--model", str(model_dir), "--input", str(source), "--part-size", "2", "--workers", "0"]
@@ -169,18 +170,18 @@ def test_a_killed_run_resumes_and_redoes_only_unfinished_parts(tmp_path, model_d
     process.kill()
     process.wait()
     finished = sorted(p.name for p in parts.glob("part-*"))
-    assert 3 <= len(finished) < 12 and not output.exists(), finished
+    assert 3 <= len(finished) < 9 and not output.exists(), finished
     kept = {name: (parts / name).stat().st_mtime_ns for name in finished}
     # Without --resume the unfinished run is neither lost nor silently mixed into a new one.
     assert main([*common, "--output", str(output), "--quiet"]) == 2
     assert sorted(p.name for p in parts.glob("part-*")) == finished
     assert {name: (parts / name).stat().st_mtime_ns for name in finished} == kept
-    result = subprocess.run(
+    result = subprocess.run(  # the module runs as a command, with its progress bar
         [sys.executable, "-m", "vietner.predict", *common, "--output", str(output), "--resume"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONIOENCODING": "utf-8"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"{len(finished)} finished parts kept" in result.stderr
+    assert "doc" in result.stderr and f"{len(finished)} finished parts kept" in result.stderr
     assert f"done: {len(documents) - 2 * len(finished)} documents" in result.stderr  # only the rest was tagged
     assert output.read_bytes() == reference.read_bytes()
     assert not parts.exists()
@@ -232,42 +233,23 @@ def test_cli_prints_a_closing_summary(tmp_path, model_dir, capsys):
 
 # ------------------------------------------------------------------------------------------------ memory
 
-RSS_SCRIPT = """
-import json, resource, sys
-from vietner import NerTagger
-
-tagger = NerTagger.from_pretrained(sys.argv[1])
-words = "Hà Nội Việt Nam ông Nguyễn Văn An đến thành phố Hồ Chí Minh ngày 7/9".split()
-count = int(sys.argv[2])
-
-def texts():
-    for i in range(count):
-        yield f"{words[i % len(words)]} {i % 1000}"
-
-def rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-documents = entities = 0
-for documents, found in enumerate(tagger.stream(texts(), batch_size=128), start=1):
-    entities += len(found)
-    if documents == count // 10:
-        warm = rss_mb()
-print(json.dumps({"documents": documents, "warm_mb": warm, "peak_mb": rss_mb()}))
-"""
-
-# Holding every input and result (a list instead of a stream) costs well over 100 MB for 200,000 texts.
-RSS_GROWTH_MB = 32
+def live_objects() -> int:
+    """Python objects alive after a full collection (containers, tensors, results: what a leak is made of)."""
+    gc.collect()
+    return len(gc.get_objects())
 
 
-def test_streaming_200k_texts_keeps_memory_flat(tmp_path_factory):
+def test_streaming_keeps_memory_flat(tmp_path_factory):
     tokenizer = write_tokenizer(SYLLABLES + ["Hà_Nội", "Việt_Nam"], tmp_path_factory.mktemp("tokenizer"))
     directory = save_model_dir(tmp_path_factory.mktemp("none"), random_model(tokenizer), tokenizer, segmenter="none")
-    result = subprocess.run(
-        [sys.executable, "-c", RSS_SCRIPT, str(directory), "200000"],
-        capture_output=True, text=True, timeout=400, env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    measured = json.loads(result.stdout.strip().splitlines()[-1])
-    assert measured["documents"] == 200_000
-    # Peak RSS after the whole stream vs after its first tenth: the stream holds a bounded number of documents.
-    assert measured["peak_mb"] - measured["warm_mb"] < RSS_GROWTH_MB, measured
+    tagger = NerTagger.from_pretrained(directory)
+    words = "Hà Nội Việt Nam ông Nguyễn Văn An đến thành phố Hồ Chí Minh ngày 7/9".split()
+    count = 4_000
+    texts = (f"{words[i % len(words)]} {i % 50}" for i in range(count))  # every distinct word within the first tenth
+    for documents, found in enumerate(tagger.stream(texts, batch_size=128), start=1):
+        if documents == count // 10:
+            warm = live_objects()
+    growth = live_objects() - warm
+    # Holding each document's result (or its tensors, or a per-document cache entry) adds thousands of objects.
+    assert documents == count and growth < 100, growth
+

@@ -115,18 +115,6 @@ def test_bad_inputs_are_one_line_errors(tmp_path, model_dir, capsys):
     assert not output.exists()
 
 
-def test_module_runs_as_a_command(tmp_path, model_dir):
-    source = write_text(tmp_path / "in.txt", DOCUMENTS[:1])
-    output = tmp_path / "out.jsonl"
-    result = subprocess.run(
-        [sys.executable, "-m", "vietner.predict", "--model", str(model_dir), "--input", str(source), "--output", str(output)],
-        capture_output=True, text=True, env={**os.environ, "PYTHONIOENCODING": "utf-8"}, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "doc" in result.stderr  # the progress bar
-    assert json.loads(output.read_text(encoding="utf-8"))["entities"]
-
-
 def test_plain_text_lines_are_documents(tmp_path):
     from vietner.cli.predict import read_documents
 

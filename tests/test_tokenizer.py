@@ -128,7 +128,7 @@ PARTS = st.one_of(
 TEXTS = st.lists(PARTS, max_size=12).map("".join)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=TEXTS, pair=TEXTS)
 def test_generated_text_has_the_slow_ids(learned, fast, text, pair):
     assert fast(text)["input_ids"] == learned(text)["input_ids"]
@@ -152,7 +152,7 @@ def test_generated_text_has_the_slow_ids(learned, fast, text, pair):
     assert WordEncoder(fast)(words) == [slow_ids(learned, word) for word in words]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=TEXTS)
 def test_generated_text_with_missing_pieces_has_the_slow_ids(cut, text):
     words = text.split() + [text]
