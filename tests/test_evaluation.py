@@ -36,8 +36,8 @@ from vietner.evaluation import (
     format_report,
     main,
     read_predictions,
+    entity_scores,
     restrict_types,
-    score_report,
     spans_to_tags,
     token_offsets,
     train_fold_with_script,
@@ -140,11 +140,21 @@ DEFAULT = {
 EXPECTED = {"strict": STRICT, "default": DEFAULT}
 
 
+# seqeval's row names -> the keys of vietner's one score shape (metrics.json's).
+OURS = {"micro avg": "overall", "macro avg": "macro", "weighted avg": "weighted"}
+
+
+def row_of(scores: dict, name: str) -> dict:
+    """seqeval's row ``name`` (a type or an average) in ``{overall, per_type, macro, weighted}`` scores."""
+    return scores[OURS[name]] if name in OURS else scores["per_type"][name]
+
+
 def assert_report(actual: dict, expected: dict) -> None:
-    assert sorted(actual) == sorted(expected)
+    assert sorted(actual) == ["macro", "overall", "per_type", "weighted"]
+    assert sorted(actual["per_type"]) == sorted(name for name in expected if name not in OURS)
     for name, row in expected.items():
         for key, value in row.items():
-            assert actual[name][key] == pytest.approx(float(value), abs=1e-12), (name, key)
+            assert row_of(actual, name)[key] == pytest.approx(float(value), abs=1e-12), (name, key)
 
 
 @pytest.fixture
@@ -184,29 +194,29 @@ def test_read_predictions_keeps_ids_text_and_both_columns(gold_pred):
 @pytest.mark.parametrize("mode", ["strict", "default"])
 def test_scores_are_the_hand_worked_numbers(gold_pred, mode):
     _, gold, pred = gold_pred
-    assert_report(score_report(gold, pred, mode), EXPECTED[mode])
+    assert_report(entity_scores(gold, pred, mode), EXPECTED[mode])
 
 
 @pytest.mark.parametrize("mode", ["strict", "default"])
 def test_scores_equal_seqeval_own(gold_pred, mode):
     _, gold, pred = gold_pred
     kwargs = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}
-    ours = score_report(gold, pred, mode)
+    ours = entity_scores(gold, pred, mode)
     theirs = classification_report(gold, pred, output_dict=True, **kwargs)
-    assert sorted(ours) == sorted(theirs)
+    assert sorted(ours["per_type"]) == sorted(name for name in theirs if name not in OURS)
     for name, row in theirs.items():
-        assert ours[name]["precision"] == row["precision"]
-        assert ours[name]["recall"] == row["recall"]
-        assert ours[name]["f1"] == row["f1-score"]
-        assert ours[name]["support"] == row["support"]
-    assert ours["micro avg"]["precision"] == precision_score(gold, pred, **kwargs)
-    assert ours["micro avg"]["recall"] == recall_score(gold, pred, **kwargs)
-    assert ours["micro avg"]["f1"] == f1_score(gold, pred, **kwargs)
+        assert row_of(ours, name)["precision"] == row["precision"]
+        assert row_of(ours, name)["recall"] == row["recall"]
+        assert row_of(ours, name)["f1"] == row["f1-score"]
+        assert row_of(ours, name)["support"] == row["support"]
+    assert ours["overall"]["precision"] == precision_score(gold, pred, **kwargs)
+    assert ours["overall"]["recall"] == recall_score(gold, pred, **kwargs)
+    assert ours["overall"]["f1"] == f1_score(gold, pred, **kwargs)
 
 
 def test_modes_really_differ_here(gold_pred):
     _, gold, pred = gold_pred
-    assert score_report(gold, pred, "strict")["micro avg"]["f1"] != score_report(gold, pred, "default")["micro avg"]["f1"]
+    assert entity_scores(gold, pred, "strict")["overall"]["f1"] != entity_scores(gold, pred, "default")["overall"]["f1"]
     assert entities(["I-LOC", "I-LOC"], "strict") == []
     assert entities(["I-LOC", "I-LOC"], "default") == [Span("LOC", 0, 2)]
 
@@ -277,11 +287,11 @@ def test_bootstrap_is_seeded_and_agrees_with_seqeval(gold_pred):
     for mode in ("strict", "default"):
         first = bootstrap(gold, pred, mode, samples=500, seed=7)
         assert first == bootstrap(gold, pred, mode, samples=500, seed=7)
-        assert first["micro"]["f1"] == pytest.approx(score_report(gold, pred, mode)["micro avg"]["f1"], abs=1e-12)
+        assert first["micro"]["f1"] == pytest.approx(entity_scores(gold, pred, mode)["overall"]["f1"], abs=1e-12)
         assert 0 <= first["micro"]["low"] <= first["micro"]["f1"] <= first["micro"]["high"] <= 1
         assert first["micro"]["low"] < first["micro"]["high"]  # four sentences of mixed quality: a wide interval
         for label, interval in first["types"].items():
-            assert interval["f1"] == pytest.approx(score_report(gold, pred, mode)[label]["f1"], abs=1e-12)
+            assert interval["f1"] == pytest.approx(entity_scores(gold, pred, mode)["per_type"][label]["f1"], abs=1e-12)
     assert bootstrap(gold, pred, samples=500, seed=1) != bootstrap(gold, pred, samples=500, seed=2)
     perfect = bootstrap(gold, gold, samples=200, seed=0)["micro"]
     assert perfect == {"f1": 1.0, "low": 1.0, "high": 1.0}
@@ -349,7 +359,7 @@ def test_report_formats_both_modes_side_by_side(gold_pred):
 
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="sentence 0: 2 gold tags but 1 predicted"):
-        score_report([["B-PER", "O"]], [["B-PER"]])
+        entity_scores([["B-PER", "O"]], [["B-PER"]])
 
 
 # ------------------------------------------------------------------------ raw text -> syllable tags
@@ -479,10 +489,11 @@ def test_cross_validation_table_per_fold_and_mean_std(tmp_path):
     assert len(trained) == 5 and len(result["folds"]) == 5
     for row, fold in zip(result["folds"], trained):
         test = articles[fold.test]
-        expected = score_report([s.tags for s in test], DictionaryTagger.fit([s for a in fold.train for s in articles[a]])(test))
-        assert row["test"] == fold.test and row["micro_f1"] == expected["micro avg"]["f1"]
+        expected = entity_scores([s.tags for s in test], DictionaryTagger.fit([s for a in fold.train for s in articles[a]])(test))
+        assert row["test"] == fold.test and row["micro_f1"] == expected["overall"]["f1"]
+        per_type = expected["per_type"]
         for t in result["types"]:
-            assert row[f"{t}_f1"] == (expected[t]["f1"] if t in expected and expected[t]["support"] else None)
+            assert row[f"{t}_f1"] == (per_type[t]["f1"] if t in per_type and per_type[t]["support"] else None)
     micro = [r["micro_f1"] for r in result["folds"]]
     assert result["summary"]["micro_f1"]["mean"] == pytest.approx(statistics.fmean(micro))
     assert result["summary"]["micro_f1"]["std"] == pytest.approx(statistics.stdev(micro))
@@ -580,10 +591,10 @@ def test_cli_scores_a_model_directory_through_the_raw_text_path(tmp_path, capsys
     assert main(["--model", str(directory), "--data", str(gold_file), "--output", str(output), "--bootstrap", "50"]) == 0
     report = json.loads(output.read_text(encoding="utf-8"))
     for mode in ("strict", "default"):
-        micro = report[mode]["micro avg"]
+        micro = report[mode]["overall"]
         assert (micro["precision"], micro["recall"], micro["support"]) == (1.0, 0.75, 4)
         assert micro["f1"] == pytest.approx(6 / 7)
-        assert report[mode]["PER"]["recall"] == 0.0 and report[mode]["LOC"]["f1"] == 1.0
+        assert report[mode]["per_type"]["PER"]["recall"] == 0.0 and report[mode]["per_type"]["LOC"]["f1"] == 1.0
     assert "0.857" in capsys.readouterr().out
 
 
@@ -643,8 +654,8 @@ def test_dictionary_baseline_learns_the_data_s_own_types_from_train(tmp_path, ca
     assert "all types" in row and "(PER/ORG/LOC)" not in printed
     report = json.loads(output.read_text(encoding="utf-8"))
     assert report["comparison"]["dictionary"]["types"] == TEN_TYPES
-    assert report["comparison"]["dictionary"]["report"]["ORGANIZATION"]["recall"] == 0.0  # only in t-3
-    assert report["comparison"]["dictionary"]["report"]["NAME"]["f1"] == 1.0
+    assert report["comparison"]["dictionary"]["report"]["per_type"]["ORGANIZATION"]["recall"] == 0.0  # only in t-3
+    assert report["comparison"]["dictionary"]["report"]["per_type"]["NAME"]["f1"] == 1.0
     assert "underthesea" in err and "skipped" in err
     # A training file with none of the data's types teaches the dictionary nothing it can score.
     other = tmp_path / "other.conll"

@@ -15,9 +15,11 @@ from seqeval.scheme import IOB2
 
 from .spans import MODES, check_mode, entities
 
-__all__ = ["MODES", "AVERAGES", "check_lengths", "score_report", "entity_scores", "score_modes", "f1"]
+__all__ = ["MODES", "AVERAGES", "check_lengths", "entity_scores", "score_modes", "f1"]
 
-AVERAGES = ("micro avg", "macro avg", "weighted avg")
+# Our keys for seqeval's averages: ``overall`` is the micro average over entities, the score every F1 here
+# means; macro (the mean over types) and weighted (by each type's support) come with it.
+AVERAGES = {"overall": "micro avg", "macro": "macro avg", "weighted": "weighted avg"}
 Scores = dict[str, Any]
 
 
@@ -30,20 +32,14 @@ def check_lengths(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) 
             raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
 
 
-def score_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "strict") -> dict[str, Scores]:
-    """seqeval's classification report as a dict: ``{TYPE | "micro avg" | "macro avg" | "weighted avg":
-    {precision, recall, f1, support}}``; ``support`` counts gold entities.
-
-    ``mode="strict"`` is seqeval's ``mode="strict", scheme=IOB2``; ``mode="default"`` is its default mode.
-    Undefined ratios (no predictions, no gold) count as 0, as seqeval's ``zero_division=0``.
-    """
-    check_mode(mode)
-    check_lengths(gold, pred)
+def _seqeval_rows(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str) -> dict[str, Scores]:
+    """seqeval's classification report as ``{TYPE | "micro avg" | "macro avg" | "weighted avg": {precision,
+    recall, f1, support}}``."""
     # seqeval concatenates with ``seq + ['O']``, which fails on tuples.
     gold, pred = [list(tags) for tags in gold], [list(tags) for tags in pred]
     if not any(entities(tags, mode) for tags in gold + pred):
         # seqeval cannot build a report with no entity at all (it takes the max of no names).
-        return {name: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0} for name in AVERAGES}
+        return {name: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0} for name in AVERAGES.values()}
     options = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}
     raw = classification_report(gold, pred, output_dict=True, zero_division=0, **options)
     return {
@@ -58,14 +54,20 @@ def score_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], m
 
 
 def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "strict") -> Scores:
-    """Return ``{"overall": {...}, "per_type": {TYPE: {...}}}`` with precision, recall, f1 and support.
+    """The one shape of scores (``metrics.json``'s and evaluate.py's report's; cross-validation's rows read it):
+    ``{"overall": {...}, "per_type": {TYPE: {...}}, "macro": {...}, "weighted": {...}}``, each with
+    precision, recall, f1 and support (gold entities).
 
     ``overall`` is the micro average over entities. Types that occur only in predictions are listed with
-    support 0.
+    support 0. ``mode="strict"`` is seqeval's ``mode="strict", scheme=IOB2``; ``mode="default"`` its default
+    mode. Undefined ratios (no predictions, no gold) count as 0, as seqeval's ``zero_division=0``.
     """
-    report = score_report(gold, pred, mode)
-    per_type = {name: row for name, row in report.items() if name not in AVERAGES}
-    return {"overall": report["micro avg"], "per_type": dict(sorted(per_type.items()))}
+    check_mode(mode)
+    check_lengths(gold, pred)
+    rows = _seqeval_rows(gold, pred, mode)
+    per_type = {name: row for name, row in rows.items() if name not in AVERAGES.values()}
+    scores = {"overall": rows[AVERAGES["overall"]], "per_type": dict(sorted(per_type.items()))}
+    return scores | {key: rows[name] for key, name in AVERAGES.items() if key != "overall"}
 
 
 def score_modes(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, Scores]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..metrics import AVERAGES, MODES, score_report
+from ..metrics import AVERAGES, MODES, entity_scores
 from ..spans import entities
 from .analysis import bootstrap, confusion, errors, evaluate_tags
 from .crossval import Fold, cross_validate, folds, train_fold_with_script
@@ -88,7 +88,7 @@ __all__ = [
     "render_spans_html",
     "report_markdown",
     "restrict_types",
-    "score_report",
+    "entity_scores",
     "score_system",
     "spans_to_tags",
     "token_offsets",

@@ -14,7 +14,7 @@ from ..corpus import (
 from ..metrics import (
     MODES,
     check_lengths,
-    score_report,
+    entity_scores,
 )
 from ..spans import Span, entities, mark
 
@@ -203,7 +203,7 @@ def evaluate_tags(
     check_lengths(gold, pred)
     report: dict[str, Any] = {"sentences": len(sentences)}
     for mode in MODES:
-        report[mode] = score_report(gold, pred, mode)
+        report[mode] = entity_scores(gold, pred, mode)
     report["bootstrap"] = {mode: bootstrap(gold, pred, mode, samples, seed) for mode in MODES}
     report["confusion"] = confusion(gold, pred, "strict")
     if with_errors:

@@ -17,7 +17,7 @@ from ..corpus import (
     Sentence,
 )
 from ..metrics import (
-    score_report,
+    entity_scores,
 )
 from ..storage import atomic_write_text
 from ..schema import types_of
@@ -101,7 +101,7 @@ def cross_validate(
     """Leave-one-article-out cross-validation: train one model per held-out article and score it.
 
     ``train_fold(fold)`` trains on the fold's articles and returns a tagger; the held-out article is scored
-    with :func:`vietner.metrics.score_report`. Returns per-fold rows and, per column, mean and sample standard deviation over the
+    with :func:`vietner.metrics.entity_scores`. Returns per-fold rows and, per column, mean and sample standard deviation over the
     folds. A type absent from a held-out article has no F1 in that fold (``None``) and is averaged over the
     folds where it occurs; micro F1 is over all types.
     """
@@ -127,14 +127,15 @@ def cross_validate(
 
 def _fold_row(fold: Fold, test: Sequence[Sentence], pred: Sequence[Sequence[str]], types: Sequence[str], mode: str) -> dict[str, Any]:
     """One fold's row: its micro scores and each type's F1 (None where the held-out article lacks the type)."""
-    report = score_report([s.tags for s in test], pred, mode)
+    scores = entity_scores([s.tags for s in test], pred, mode)
+    overall, per_type = scores["overall"], scores["per_type"]
     row: dict[str, Any] = {
         "fold": fold.index, "test": fold.test, "dev": fold.dev, "sentences": len(test),
-        "entities": report["micro avg"]["support"], "micro_f1": report["micro avg"]["f1"],
-        "precision": report["micro avg"]["precision"], "recall": report["micro avg"]["recall"],
+        "entities": overall["support"], "micro_f1": overall["f1"],
+        "precision": overall["precision"], "recall": overall["recall"],
     }
     for t in types:
-        has = t in report and report[t]["support"] > 0
-        row[f"{t}_f1"] = report[t]["f1"] if has else None
-        row[f"{t}_support"] = report[t]["support"] if t in report else 0
+        has = t in per_type and per_type[t]["support"] > 0
+        row[f"{t}_f1"] = per_type[t]["f1"] if has else None
+        row[f"{t}_support"] = per_type[t]["support"] if t in per_type else 0
     return row

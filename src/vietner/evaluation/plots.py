@@ -62,7 +62,8 @@ def plot_scores(report: dict[str, Any], ax=None, mode: str = "strict", title: st
     low = np.array([v["low"] for v in values])
     high = np.array([v["high"] for v in values])
     errors_ = np.nan_to_num(np.vstack([f1 - low, high - f1]).clip(min=0))
-    support = [report[mode].get(t, {}).get("support", 0) for t in b["types"]] + [report[mode]["micro avg"]["support"]]
+    scores = report[mode]
+    support = [scores["per_type"].get(t, {}).get("support", 0) for t in b["types"]] + [scores["overall"]["support"]]
     bars = ax.bar(names, f1, yerr=errors_, capsize=4, color=[_COLOURS.get(n, "#999999") for n in names], edgecolor="black")
     for bar, n in zip(bars, support):
         ax.annotate(f"n={n}", (bar.get_x() + bar.get_width() / 2, 0.02), ha="center", fontsize=8)
@@ -104,7 +105,7 @@ def plot_comparison(systems: dict[str, dict[str, Any]], ax=None, title: str = "M
 
     names = list(systems)
     ax = ax or plt.subplots(figsize=(8, 0.6 * len(names) + 1.5))[1]
-    f1 = np.array([systems[n]["report"]["micro avg"]["f1"] for n in names])
+    f1 = np.array([systems[n]["report"]["overall"]["f1"] for n in names])
     low = np.array([systems[n]["interval"]["micro"]["low"] for n in names])
     high = np.array([systems[n]["interval"]["micro"]["high"] for n in names])
     ax.barh(names, f1, xerr=np.nan_to_num(np.vstack([f1 - low, high - f1]).clip(min=0)), capsize=4, color="#9ecae1", edgecolor="black")

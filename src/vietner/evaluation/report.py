@@ -20,9 +20,16 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def _rows_of(report: dict[str, Any]) -> list[str]:
-    types = sorted({name for mode in MODES for name in report[mode] if name not in AVERAGES})
-    return types + list(AVERAGES)
+def _rows_of(report: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """The table's rows: each type of either mode, then the averages under seqeval's names; as (row name,
+    key of the scores, type or None)."""
+    types = sorted({name for mode in MODES for name in report[mode]["per_type"]})
+    return [(t, "per_type", t) for t in types] + [(label, key, None) for key, label in AVERAGES.items()]
+
+
+def _cell(scores: dict[str, Any], key: str, kind: str | None) -> dict[str, Any] | None:
+    """One row of one mode's scores (a type's, or an average), None when that mode lacks the type."""
+    return scores[key].get(kind) if kind is not None else scores[key]
 
 
 def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
@@ -43,12 +50,12 @@ def format_report(report: dict[str, Any], markdown: bool = False) -> str:
     header = ["type"] + [f"{k} ({m})" for m in ("strict", "default") for k in ("P", "R", "F1")] + ["support"]
     rows = []
     empty = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
-    for name in _rows_of(report):
+    for name, key, kind in _rows_of(report):
         cells = [name]
         for mode in MODES:
-            r = report[mode].get(name, empty)
+            r = _cell(report[mode], key, kind) or empty
             cells += [_fmt(r["precision"]), _fmt(r["recall"]), _fmt(r["f1"])]
-        cells.append(str(report["strict"].get(name, report["default"].get(name, empty))["support"]))
+        cells.append(str((_cell(report["strict"], key, kind) or _cell(report["default"], key, kind) or empty)["support"]))
         rows.append(cells)
     text = _table(header, rows, markdown)
     if "bootstrap" in report:
@@ -99,7 +106,7 @@ def format_errors(records: Sequence[dict[str, Any]]) -> str:
 def format_comparison(systems: dict[str, dict[str, Any]], markdown: bool = False) -> str:
     """F1 per type and micro F1 with its interval for several systems on the same sentences (strict mode).
 
-    Each value of ``systems`` holds ``report`` (a :func:`vietner.metrics.score_report` dict), ``interval`` (a :func:`bootstrap`
+    Each value of ``systems`` holds ``report`` (a :func:`vietner.metrics.entity_scores` dict), ``interval`` (a :func:`bootstrap`
     dict) and ``types`` (the types it is scored on). The columns are every type any system is scored on;
     a system scored on all of them is "all types".
     """
@@ -109,8 +116,8 @@ def format_comparison(systems: dict[str, dict[str, Any]], markdown: bool = False
     for name, s in systems.items():
         report, interval = s["report"], s["interval"]["micro"]
         cells = [name, "all types" if set(s["types"]) == set(types) else "/".join(s["types"])]
-        cells += [_fmt(report[t]["f1"]) if t in s["types"] and t in report else "—" for t in types]
-        cells += [_fmt(report["micro avg"]["f1"]), f"[{_fmt(interval['low'])}, {_fmt(interval['high'])}]"]
+        cells += [_fmt(report["per_type"][t]["f1"]) if t in s["types"] and t in report["per_type"] else "—" for t in types]
+        cells += [_fmt(report["overall"]["f1"]), f"[{_fmt(interval['low'])}, {_fmt(interval['high'])}]"]
         rows.append(cells)
     return _table(header, rows, markdown)
 

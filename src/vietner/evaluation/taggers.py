@@ -16,7 +16,7 @@ from ..schema import nfc
 from ..metrics import (
     f1,
     score_modes,
-    score_report,
+    entity_scores,
 )
 from ..schema import types_of
 from ..spans import Entity, entities
@@ -191,7 +191,7 @@ def score_system(
         types = types_of([tag for s in sentences for tag in s.tags] + [tag for p in pred for tag in p])
     gold = [restrict_types(s.tags, types) for s in sentences]
     pred = [restrict_types(p, types) for p in pred]
-    return {"types": list(types), "report": score_report(gold, pred, "strict"), "interval": bootstrap(gold, pred, "strict", samples, seed)}
+    return {"types": list(types), "report": entity_scores(gold, pred, "strict"), "interval": bootstrap(gold, pred, "strict", samples, seed)}
 
 
 def dictionary_baseline_f1(train: Dataset, test: Dataset) -> float:
