@@ -320,3 +320,32 @@ def test_a_user_file_is_checked_with_its_scheme_and_its_own_text_comments(tmp_pa
     out = capsys.readouterr().out
     assert f"{other}:1: tokens do not spell the sentence's '# text' from token 1 ('Kim')" in out
     assert f"ok: {iob1}" in out
+
+
+def test_layout_rules_are_checked_on_the_blocks_the_conll_reader_splits(corpus):
+    from vietner.conll import line_blocks
+    from vietner.corpus import read_conll_problems
+
+    text = (
+        "# sent_id = a-1\r\n# text = Hà Nội đón bà Kang Kum-Sil.\nHà\tB-LOC\nNội\tI-LOC\nđón\tO\r\n"
+        "# text = again\n#COVID O\nbà\tO\nKang\tB-PER\nKum-Sil\tI-PER\n.\tO\n \t\n-DOCSTART-\tO\n\n# sent_id = a-2\n\r\n"
+    )
+    (corpus / "annotated/a.conll").write_text(text, encoding="utf-8")
+    (corpus / "raw/a.txt").write_text("Hà Nội đón bà Kang Kum-Sil.\n", encoding="utf-8")
+    blocks, blank = line_blocks(text)
+    assert [b.first_line for b in blocks] == [1, 13, 15] and [n for n, _ in blank] == [12, 14, 16, 17]
+    # The reader reads its sentence from the same block (its lenient rules take "#COVID O" as a token).
+    assert [s.line for s in read_conll_problems(corpus / "annotated/a.conll")[0]] == [1]
+    # The messages the validator gave when it split the lines itself.
+    assert problems() == [
+        "annotated/a.conll:1: carriage return in line (use \\n line endings)",
+        "annotated/a.conll:5: carriage return in line (use \\n line endings)",
+        "annotated/a.conll:6: comment line after the token lines of a sentence",
+        "annotated/a.conll:7: comment must start with '# ': '#COVID O'",
+        "annotated/a.conll:12: blank line contains whitespace",
+        "annotated/a.conll:13: sentence has no '# sent_id = ...' line",
+        "annotated/a.conll:13: sentence has no '# text = ...' line",
+        "annotated/a.conll:15: sentence has no '# text = ...' line",
+        "annotated/a.conll:15: sentence has no token lines",
+        "annotated/a.conll:16: carriage return in line (use \\n line endings)",
+    ]

@@ -21,6 +21,8 @@ from .sentence import CorpusFormatError, Sentence, check_tags, is_tag, read_data
 from .storage import atomic_write_text
 
 __all__ = [
+    "LineBlock",
+    "line_blocks",
     "read_conll",
     "read_conll_problems",
     "ConllRead",
@@ -34,6 +36,39 @@ def _columns(line: str, tabs: bool | None = None) -> list[str]:
     """Split a line into columns: at tabs in a tab-separated file (``tabs``; None: when the line has one),
     else at runs of whitespace. Tabs decide for the whole file, so a token may hold spaces there."""
     return line.split("\t") if (tabs if tabs is not None else "\t" in line) else line.split()
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """A run of non-blank lines of a CoNLL file: one sentence's comments and token lines as written."""
+
+    # (1-based line number, the line as written: "\r" and all)
+    lines: tuple[tuple[int, str], ...]
+
+    @property
+    def first_line(self) -> int:
+        return self.lines[0][0]
+
+
+def line_blocks(text: str) -> tuple[list[LineBlock], list[tuple[int, str]]]:
+    """Split a CoNLL file's ``text`` into its blocks at blank lines (nothing but whitespace, ``\r`` included);
+    return the blocks and the blank lines, each line with its 1-based number. The one place a CoNLL file
+    becomes numbered lines: the reader interprets the blocks leniently, :mod:`vietner.validate` checks the
+    corpus's layout rules on them."""
+    blocks: list[LineBlock] = []
+    blank: list[tuple[int, str]] = []
+    run: list[tuple[int, str]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            run.append((number, line))
+            continue
+        blank.append((number, line))
+        if run:
+            blocks.append(LineBlock(tuple(run)))
+            run = []
+    if run:
+        blocks.append(LineBlock(tuple(run)))
+    return blocks, blank
 
 
 # "# sent_id = x", "# newdoc id = 7": a comment whatever follows, even if its last word looks like a tag.
@@ -81,16 +116,15 @@ class _ConllReader:
         self.tabs: bool | None = None  # whether the file is tab-separated, from its first token line
 
     def read(self, text: str) -> None:
-        """Read every line of ``text``, then the last sentence."""
-        for number, line in enumerate(text.split("\n"), start=1):
-            self.line(number, line.rstrip("\r"))
-        self.flush()
+        """Read every block of ``text``, each ending its sentence."""
+        for block in line_blocks(text)[0]:
+            for number, line in block.lines:
+                self.line(number, line.rstrip("\r"))
+            self.flush()
 
     def line(self, number: int, line: str) -> None:
-        """Take one line: a blank line ends a sentence, a comment opens one, a token line extends it."""
-        if not line.strip():
-            self.flush()
-        elif line.startswith("-DOCSTART-"):
+        """Take one line of a block: a comment opens a sentence, a token line extends it."""
+        if line.startswith("-DOCSTART-"):
             return
         # Inside a sentence a "#" line is a token; comments only open a block.
         elif not self.block.tokens and _is_comment(line):

@@ -1,7 +1,8 @@
 """Validator for the gold corpus: every rule of the data format, every problem reported as ``file:line``.
 
-Unlike ``corpus.read_conll``, which stops at the first problem, this reads the files line by line itself
-and collects every problem, so an annotator fixes a whole file in one pass. Bad input (a missing folder,
+The corpus's files are split into sentence blocks by the CoNLL reader's own pass
+(:func:`vietner.conll.line_blocks`) and every rule is checked on them, collecting every problem (where
+``read_conll`` stops at the first), so an annotator fixes a whole file in one pass. Bad input (a missing folder,
 a binary or unreadable file) is a reported problem, never an exception.
 """
 
@@ -12,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .conll import line_blocks
 from .corpus import SPLITS, CorpusFormatError, Sentence, read_conll, read_conll_problems, read_splits
 from .schema import DEFAULT_TYPES, entity_type, iob2_problem, labels_for, types_of
 from .spans import entities
@@ -59,36 +61,43 @@ def _read_text(path: Path, problems: list[Problem]) -> str | None:
         return None
 
 
-def _parse(path: Path, text: str, problems: list[Problem]) -> list[_Block]:
-    """Split a file into sentence blocks, reporting lines that break the layout rules."""
+def _layout(path: Path, text: str, problems: list[Problem]) -> list[_Block]:
+    """The sentence blocks of a file as the CoNLL reader splits it (:func:`vietner.conll.line_blocks`), each
+    line checked against the corpus's layout rules: ``\n`` line ends, empty blank lines, ``# key = value``
+    comments, exactly ``TOKEN<TAB>TAG`` token lines."""
     where = str(path)
-    blocks: list[_Block] = []
-    block: _Block | None = None
-    for number, line in enumerate(text.split("\n"), start=1):
+    written, blank = line_blocks(text)
+    for number, line in blank:
         if "\r" in line:
             problems.append(Problem(where, number, "carriage return in line (use \\n line endings)"))
-            line = line.replace("\r", "")
-        if not line.strip():
-            if line:
-                problems.append(Problem(where, number, "blank line contains whitespace"))
-            block = None
-            continue
-        if block is None:
-            block = _Block(number)
-            blocks.append(block)
-        # A comment starts with "# "; "#" alone or "#tag" with a tab is a token line ("#<TAB>O").
-        if line.startswith("# ") or (line.startswith("#") and "\t" not in line):
-            _comment(where, number, line, block, problems)
-            continue
-        columns = line.split("\t")
-        if len(columns) != 2:
-            problems.append(Problem(where, number, f"expected TOKEN<TAB>TAG, got {line!r}"))
-            continue
-        token, tag = columns
-        if not token or token != token.strip() or any(c.isspace() for c in token):
-            problems.append(Problem(where, number, f"token {token!r} is empty or contains whitespace"))
-        block.tokens.append((token, tag, number))
+        if line.replace("\r", ""):
+            problems.append(Problem(where, number, "blank line contains whitespace"))
+    blocks = []
+    for lines in written:
+        block = _Block(lines.first_line)
+        blocks.append(block)
+        for number, line in lines.lines:
+            _line(where, number, line, block, problems)
     return blocks
+
+
+def _line(where: str, number: int, line: str, block: _Block, problems: list[Problem]) -> None:
+    """Check one line of a block and add its comment or token to ``block``."""
+    if "\r" in line:
+        problems.append(Problem(where, number, "carriage return in line (use \\n line endings)"))
+        line = line.replace("\r", "")
+    # A comment starts with "# "; "#" alone or "#tag" with a tab is a token line ("#<TAB>O").
+    if line.startswith("# ") or (line.startswith("#") and "\t" not in line):
+        _comment(where, number, line, block, problems)
+        return
+    columns = line.split("\t")
+    if len(columns) != 2:
+        problems.append(Problem(where, number, f"expected TOKEN<TAB>TAG, got {line!r}"))
+        return
+    token, tag = columns
+    if not token or token != token.strip() or any(c.isspace() for c in token):
+        problems.append(Problem(where, number, f"token {token!r} is empty or contains whitespace"))
+    block.tokens.append((token, tag, number))
 
 
 def _comment(where: str, number: int, line: str, block: _Block, problems: list[Problem]) -> None:
@@ -196,7 +205,7 @@ def validate_corpus(annotated_dir: str | os.PathLike, raw_dir: str | os.PathLike
         text = _read_text(path, problems)
         if text is None:
             continue
-        blocks = _parse(path, text, problems)
+        blocks = _layout(path, text, problems)
         if not blocks:
             problems.append(Problem(str(path), 1, "no sentences"))
         for block in blocks:
