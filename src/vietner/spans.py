@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2, Entities
 
 __all__ = ["MODES", "check_mode", "Span", "Entity", "entities", "to_tags", "to_entity", "mark"]
@@ -62,6 +61,9 @@ def entities(tags: Sequence[str], mode: str = "default") -> list[Span]:
     if mode == "strict":
         found = [(e.tag, e.start, e.end) for e in Entities([list(tags)], IOB2).entities[0]]
     else:
+        # Imported here: seqeval.metrics imports scikit-learn (seconds), which commands that read no tags skip.
+        from seqeval.metrics.sequence_labeling import get_entities
+
         found = [(label, start, end + 1) for label, start, end in get_entities(list(tags))]
     return [Span(label, start, end) for label, start, end in sorted(found, key=lambda e: (e[1], e[2], e[0]))]
 
