@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate, chain
 from typing import Any
 
 from .settings import Preprocessing
 from .schema import nfc
-from .segment import Segmenter, WordSpans, get_segmenter, join_word, split_at_entity_boundaries
+from .segment import Segmenter, WordSpans, get_segmenter, join_word, segment_many, split_at_entity_boundaries
 from .text import normalize_tone_placement
 
 __all__ = ["IGNORE_INDEX", "Window", "WordPieces", "windows", "encode_window", "EncodedSentence", "Preprocessor"]
@@ -26,6 +27,14 @@ __all__ = ["IGNORE_INDEX", "Window", "WordPieces", "windows", "encode_window", "
 IGNORE_INDEX = -100
 # Sentences whose segmentation a Preprocessor keeps (a few MB of spans).
 WORDS_CACHE = 100_000
+# Distinct syllables whose model form a Preprocessor keeps (news text has a few tens of thousands).
+FORMS_CACHE = 200_000
+# What a worker segments and encodes once when it starts, so the JVM's compiler has warmed up to the
+# segmenter's code before the first real sentence (see Preprocessor.warm_up).
+WARM_UP_TEXT = (
+    "Sáng 21/10 , tại Hà Nội , Bí thư Thành uỷ Đinh Tiến Dũng đã tiếp bà Kang Kum-Sil , Phó Chủ tịch tỉnh "
+    "Gyeonggi ( Hàn Quốc ) , về việc thúc đẩy hợp tác phát triển trong lĩnh vực công nghệ cao và đầu tư 2,34 tỷ USD ."
+).split()
 logger = logging.getLogger(__name__)
 
 
@@ -44,7 +53,7 @@ class WordPieces:
         self.max_pieces_per_word = max_pieces_per_word
         self.cache_size = cache_size
         self._cache: dict[str, list[int]] = {}
-        self._encode = WordEncoder(tokenizer) if batch and is_phobert(tokenizer) else self._one_by_one
+        self.encode = WordEncoder(tokenizer) if batch and is_phobert(tokenizer) else self._one_by_one
 
     def _one_by_one(self, words: Sequence[str]) -> list[list[int]]:
         # split_special_tokens: "<pad>" written in a text is text, never the control id it names.
@@ -54,7 +63,7 @@ class WordPieces:
         """Return the subword ids of each word; an untokenizable word gets ``[unk]``."""
         new = list(dict.fromkeys(word for word in words if word not in self._cache))
         found = {}
-        for word, ids in zip(new, self._encode(new) if new else []):
+        for word, ids in zip(new, self.encode(new) if new else []):
             ids = ids or [self.tokenizer.unk_token_id]
             if len(ids) > self.max_pieces_per_word:
                 # Only the first subword carries the label, so dropping a very long word's tail (a URL)
@@ -146,6 +155,23 @@ def encode_window(
     return encoded
 
 
+def encode_windows(
+    pieces: Sequence[Sequence[int]], max_pieces: int, overlap: int, bos_id: int, eos_id: int
+) -> tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]:
+    """The windows of a sentence's words as :class:`EncodedSentence` holds them: ``(core_start, input_ids,
+    word_starts)`` each, what :func:`windows` and :func:`encode_window` give; a sentence that fits one window
+    (nearly all) is built by C-level joins, without a Python loop over its words."""
+    counts = [len(p) for p in pieces]
+    if not counts or sum(counts) > max_pieces:
+        return tuple(
+            (window.core_start, tuple(e["input_ids"]), tuple(e["word_starts"]))
+            for window in windows(counts, max_pieces, overlap)
+            for e in [encode_window(pieces, window, bos_id, eos_id)]
+        )
+    starts = tuple(accumulate(counts[:-1], initial=1))  # <s> is position 0
+    return ((0, (bos_id, *chain.from_iterable(pieces), eos_id), starts),)
+
+
 @dataclass(frozen=True)
 class EncodedSentence:
     """A sentence ready for the model, made without it (so a worker process can make it): its word spans,
@@ -174,6 +200,8 @@ class Preprocessor:
         self.segmenter = segmenter
         self.tokenizer = tokenizer
         self._words: dict[tuple[str, ...], WordSpans] = {}
+        # syllable -> (its NFC, its NFC model form): what words() and word_strings() compute per syllable.
+        self._forms: dict[str, tuple[str, str]] = {}
 
     @property
     def tokenizer(self) -> Any:
@@ -230,3 +258,76 @@ class Preprocessor:
             tuple(spans),
             tuple((window.core_start, tuple(e["input_ids"]), tuple(e["word_starts"])) for window, e in encoded),
         )
+
+    # ----------------------------------------------------------------------------------------------------
+    # Many sentences at once: what prediction, streaming and training call. Each method gives, sentence by
+    # sentence, exactly what its one-sentence counterpart above gives (tests/test_encoding.py compares them);
+    # the per-sentence costs (a segmenter call, a tokenizer call, per-syllable normalization) are paid once
+    # per batch or once per distinct syllable instead.
+
+    def syllable_forms(self, syllables: Sequence[str]) -> list[tuple[str, str]]:
+        """``(nfc(s), nfc(form(s)))`` of each syllable, each distinct one computed once per process."""
+        forms = self._forms
+        missing = [s for s in dict.fromkeys(syllables) if s not in forms]
+        found = {}
+        for syllable in missing:
+            normalized = nfc(syllable)
+            shaped = normalize_tone_placement(normalized) if self.settings.normalize_tones else normalized
+            found[syllable] = (normalized, nfc(shaped))  # join_word's nfc, applied once here
+        if len(forms) < FORMS_CACHE:
+            forms.update(found)
+        return [forms.get(s) or found[s] for s in syllables]
+
+    def words_many(
+        self, sentences: Sequence[Sequence[str]], golds: Sequence[Sequence[str]] | None = None
+    ) -> list[WordSpans]:
+        """:meth:`words` of each sentence (with ``golds``: each sentence's gold tags), segmenting the
+        sentences not cached in as few segmenter calls as it allows."""
+        keys = [tuple(syllables) for syllables in sentences]
+        new = [key for key in dict.fromkeys(keys) if key and key not in self._words]
+        found = dict(zip(new, segment_many(self.segmenter, [[f[0] for f in self.syllable_forms(key)] for key in new])))
+        for key in new:
+            if len(self._words) < self.words_cache:
+                self._words[key] = found[key]
+        spans = [self._words.get(key) or found.get(key) or [] for key in keys]
+        if golds is None:
+            return [list(s) for s in spans]
+        return [split_at_entity_boundaries(s, gold) for s, gold in zip(spans, golds)]
+
+    def word_strings_many(self, sentences: Sequence[Sequence[str]], spans: Sequence[WordSpans]) -> list[str]:
+        """:meth:`word_strings` of every sentence, concatenated."""
+        words: list[str] = []
+        for syllables, sentence_spans in zip(sentences, spans):
+            form = [f[1] for f in self.syllable_forms(syllables)]
+            words += ["_".join(form[a:b]) for a, b in sentence_spans]
+        return words
+
+    def windows_many(self, spans: Sequence[WordSpans], pieces: Sequence[Sequence[int]]) -> list[EncodedSentence]:
+        """The encoded sentences of ``spans`` from the pieces of all their words, in order."""
+        bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
+        max_pieces, overlap = self.settings.max_length - 2, self.settings.window_overlap
+        out, at = [], 0
+        for sentence_spans in spans:
+            mine = pieces[at : at + len(sentence_spans)]
+            at += len(sentence_spans)
+            out.append(EncodedSentence(tuple(sentence_spans), encode_windows(mine, max_pieces, overlap, bos, eos)))
+        return out
+
+    def prepare_many(self, sentences: Sequence[Sequence[str]]) -> list[EncodedSentence]:
+        """:meth:`prepare` of each sentence: segmented together, all their words tokenized in one call."""
+        if self.pieces is None:
+            raise ValueError("Preprocessor.prepare_many needs a tokenizer")
+        spans = self.words_many(sentences)
+        return self.windows_many(spans, self.pieces(self.word_strings_many(sentences, spans)))
+
+    def warm_up(self) -> None:
+        """Load the segmenter (a JVM, a model) and the tokenizer and run both once over a fixed text (a
+        JVM-based segmenter longer, until its code is compiled): a worker does it when it starts, so its first
+        real sentences are not the slow ones. No cache is filled."""
+        warm_up = getattr(self.segmenter, "warm_up", None)
+        if warm_up is not None:
+            warm_up(WARM_UP_TEXT)
+        else:
+            self.segmenter.words(WARM_UP_TEXT)
+        if self.pieces is not None:
+            self.pieces.encode(WARM_UP_TEXT)

@@ -54,7 +54,7 @@ class Predictor:
     ``preprocessor`` is the run's one :class:`vietner.encoding.Preprocessor` (with the model's tokenizer):
     training shares its own, so a sentence is segmented once per run. ``autocast`` is a context factory
     wrapped around each forward pass (``accelerator.autocast`` in training, ``torch.autocast`` for a
-    reduced-precision tagger). The work is two stages: ``preprocessor.prepare`` (CPU only, picklable in
+    reduced-precision tagger). The work is two stages: ``preprocessor.prepare_many`` (CPU only, picklable in
     and out, so worker processes can run it) and :meth:`predict_prepared` (the model).
     """
 
@@ -78,12 +78,12 @@ class Predictor:
 
     def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = 32) -> list[SentencePrediction]:
         """Tag each sentence (a list of syllables); ``batch_size`` counts windows per forward pass."""
-        return self.predict_prepared([self.preprocessor.prepare(syllables) for syllables in sentences], batch_size)
+        return self.predict_prepared(self.preprocessor.prepare_many(sentences), batch_size)
 
     def predict_prepared(
         self, sentences: Sequence[EncodedSentence], batch_size: int = 32, max_tokens: int | None = None
     ) -> list[SentencePrediction]:
-        """Tag sentences made by ``preprocessor.prepare``; see :meth:`decode_prepared` for the batch bounds."""
+        """Tag sentences made by ``preprocessor.prepare_many``; see :meth:`decode_prepared` for the batch bounds."""
         tags, scores = self.decode_prepared(sentences, batch_size, max_tokens)
         return [_sentence(list(s.words), t, p) for s, t, p in zip(sentences, tags, scores)]
 
@@ -92,7 +92,7 @@ class Predictor:
     ) -> tuple[list[WordSpans], list[list[str]], list[list[float]]]:
         """Return each sentence's word spans, the model's decoded word tags (before any IOB2 repair) and
         each tag's softmax probability."""
-        prepared = [self.preprocessor.prepare(syllables) for syllables in sentences]
+        prepared = self.preprocessor.prepare_many(sentences)
         tags, scores = self.decode_prepared(prepared, batch_size)
         return [list(s.words) for s in prepared], tags, scores
 

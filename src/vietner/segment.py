@@ -9,12 +9,14 @@ that no gold entity is lost.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +29,7 @@ __all__ = [
     "PyviSegmenter",
     "RDRSegmenter",
     "get_segmenter",
+    "segment_many",
     "split_at_entity_boundaries",
     "word_tags",
     "syllable_tags",
@@ -47,27 +50,11 @@ class Segmenter(Protocol):
         ...
 
 
+@functools.lru_cache(maxsize=1 << 16)  # news text repeats its syllables: each is judged once
 def _is_lexical(syllable: str) -> bool:
     # NFC first: in NFD a tone is a combining mark, which is not alphabetic.
     syllable = nfc(syllable)
     return any(c.isalpha() for c in syllable) and all(c.isalpha() or c in "-'’." for c in syllable)
-
-
-def _isolate_non_lexical(spans: WordSpans, syllables: Sequence[str]) -> WordSpans:
-    """Keep numbers, dates, punctuation, URLs and symbols as words of their own.
-
-    Statistical segmenters sometimes glue them to a neighbour ("Bình_20-22/11/2019"); RDRSegmenter, which
-    PhoBERT was pre-trained with, does not, and such a word would cross entity boundaries at inference.
-    """
-    out: WordSpans = []
-    for start, end in spans:
-        piece_start = start
-        for i in range(start + 1, end):
-            if not (_is_lexical(syllables[i]) and _is_lexical(syllables[i - 1])):
-                out.append((piece_start, i))
-                piece_start = i
-        out.append((piece_start, end))
-    return out
 
 
 def _spans_from_pieces(syllables: Sequence[str], pieces: Sequence[str]) -> WordSpans:
@@ -75,30 +62,29 @@ def _spans_from_pieces(syllables: Sequence[str], pieces: Sequence[str]) -> WordS
 
     Segmenters may re-tokenize ("20-22/11/2019" -> "20-22" "/" "11/2019") or respell tone marks ("Hoà" ->
     "Hòa"); only positions are compared, and a word boundary is kept only where it falls on a syllable
-    boundary, so each syllable lands in exactly one word.
+    boundary, so each syllable lands in exactly one word. Numbers, dates, punctuation, URLs and symbols are
+    then kept as words of their own: statistical segmenters sometimes glue them to a neighbour
+    ("Bình_20-22/11/2019"); RDRSegmenter, which PhoBERT was pre-trained with, does not, and such a word would
+    cross entity boundaries at inference.
     """
     # Segmenters join a word's syllables with "_" (pyvi, VnCoreNLP), so underscores are ignored on both
     # sides: a syllable that has its own ("bngoc_022") must not throw the alignment off.
     # Segmenters get NFC text; NFD syllables are measured in NFC too, or their lengths would never match.
     lengths = [len(nfc(s).replace("_", "")) for s in syllables]
-    if sum(lengths) != sum(len(p.replace(" ", "").replace("_", "")) for p in pieces):
+    piece_lengths = [len(p.replace(" ", "").replace("_", "")) for p in pieces]
+    if sum(lengths) != sum(piece_lengths):
         # The segmenter changed the text's length: no safe alignment, so each syllable is its own word.
         logger.warning("segmenter output does not align with %d syllables; using syllables as words", len(syllables))
         return [(i, i + 1) for i in range(len(syllables))]
-    syllable_at_start: dict[int, int] = {}
-    position = 0
-    for index, length in enumerate(lengths):
-        syllable_at_start[position] = index
-        position += length
-    boundaries = {0}
-    position = 0
-    for piece in pieces:
-        if position in syllable_at_start:
-            boundaries.add(syllable_at_start[position])
-        position += len(piece.replace(" ", "").replace("_", ""))
+    n = len(syllables)
+    # Character position -> the syllable starting there (the last one, where empty syllables share it).
+    syllable_at = dict(zip(accumulate(lengths, initial=0), range(n)))
+    piece_starts = set(accumulate(piece_lengths[:-1], initial=0)) if pieces else set()
+    boundaries = {0, *(syllable_at[p] for p in piece_starts & syllable_at.keys())}
+    lexical = [_is_lexical(s) for s in syllables]
+    boundaries.update(i for i in range(1, n) if not (lexical[i] and lexical[i - 1]))
     starts = sorted(boundaries)
-    spans = [(start, end) for start, end in zip(starts, starts[1:] + [len(syllables)])]
-    return _isolate_non_lexical(spans, syllables)
+    return list(zip(starts, starts[1:] + [n]))
 
 
 class SyllableSegmenter:
@@ -152,6 +138,8 @@ _JVM_PID: int | None = None
 _RDR_LOADED: dict[tuple[str, str, str], Any] = {}
 _RDR_LOCK = threading.Lock()
 _RDR_FILES = ("rdrsegmenter.jar", "wordsegmenter.rdr", "vi-vocab")
+# RDRSegmenter.warm_up: rounds of a sentence's rotations (about 30,000 syllables for a 40-syllable sentence).
+JVM_WARM_UP_ROUNDS = 20
 _RDR_INSTALL = 'pip install "vietner[rdrsegmenter]" (or: pip install python-rdrsegmenter jpype1)'
 
 
@@ -240,10 +228,68 @@ class RDRSegmenter:
         """Return RDRSegmenter's output for the NFC syllables: words of ``_``-joined syllables, space-separated."""
         return str(self._segmenter().segmentTokenizedString(" ".join(nfc(s) for s in syllables)))
 
+    def segment_many(self, sentences: Sequence[Sequence[str]]) -> list[str]:
+        """Return :meth:`segment` of each sentence, many sentences per call into the JVM.
+
+        The JVM applies the very method :meth:`segment` calls to each sentence on its own (a stream mapped
+        through it), so every sentence gets exactly its own output; only the crossing is shared."""
+        lines = [" ".join(nfc(s) for s in syllables) for syllables in sentences]
+        # A line must survive the newline join and split: not empty (a trailing empty one would be dropped)
+        # and holding no newline of its own (a caller's token may); such lines go one by one.
+        batched = [i for i, line in enumerate(lines) if line and "\n" not in line]
+        out = [""] * len(lines)
+        if batched:
+            joined = str(_rdr_batch(self._segmenter())("\n".join(lines[i] for i in batched)))
+            for i, segmented in zip(batched, joined.split("\n"), strict=True):
+                out[i] = segmented
+        for i in sorted(set(range(len(lines))) - set(batched)):
+            out[i] = str(self._segmenter().segmentTokenizedString(lines[i]))
+        return out
+
     def words(self, syllables: Sequence[str]) -> WordSpans:
         if not syllables:
             return []
         return _spans_from_pieces(syllables, self.segment(syllables).split())
+
+    def warm_up(self, syllables: Sequence[str]) -> None:
+        """Start the JVM and segment ``syllables`` in every rotation, ``JVM_WARM_UP_ROUNDS`` times: enough calls
+        that the JVM compiles RDRSegmenter's code (the first thousand sentences run several times slower)."""
+        batch = [[*syllables[i:], *syllables[:i]] for i in range(len(syllables))]
+        for _ in range(JVM_WARM_UP_ROUNDS):
+            self.segment_many(batch)
+
+    def words_many(self, sentences: Sequence[Sequence[str]]) -> list[WordSpans]:
+        """:meth:`words` of each sentence, segmented together (see :meth:`segment_many`)."""
+        present = [i for i, syllables in enumerate(sentences) if syllables]
+        out: list[WordSpans] = [[] for _ in sentences]
+        for i, segmented in zip(present, self.segment_many([sentences[i] for i in present])):
+            out[i] = _spans_from_pieces(sentences[i], segmented.split())
+        return out
+
+
+_RDR_BATCH: dict[int, Callable[[str], Any]] = {}
+
+
+def _rdr_batch(word_segmenter: Any) -> Callable[[str], Any]:
+    """A function of the JVM that segments every line of a string with ``word_segmenter`` and joins the
+    outputs with newlines: ``segmentTokenizedString`` mapped over the lines by a Java stream, so a whole batch
+    costs two crossings of the bridge instead of one per sentence."""
+    key = id(word_segmenter)
+    if key not in _RDR_BATCH:
+        import jpype
+
+        string = jpype.JClass("java.lang.String")
+        handle = (
+            jpype.JClass("java.lang.invoke.MethodHandles")
+            .publicLookup()
+            .findVirtual(word_segmenter.getClass(), "segmentTokenizedString", jpype.JClass("java.lang.invoke.MethodType").methodType(string, string))
+            .bindTo(word_segmenter)
+        )
+        function = jpype.JClass("java.lang.invoke.MethodHandleProxies").asInterfaceInstance(jpype.JClass("java.util.function.Function"), handle)
+        lines = jpype.JClass("java.util.regex.Pattern").compile("\n")
+        joining = jpype.JClass("java.util.stream.Collectors").joining("\n")
+        _RDR_BATCH[key] = lambda text: lines.splitAsStream(text).map(function).collect(joining)
+    return _RDR_BATCH[key]
 
 
 _SEGMENTERS: dict[str, Callable[..., Segmenter]] = {
@@ -268,6 +314,13 @@ def get_segmenter(name: str, **options: Any) -> Segmenter:
     factory = _SEGMENTERS[name]
     accepted = inspect.signature(factory).parameters
     return factory(**{key: value for key, value in options.items() if key in accepted})
+
+
+def segment_many(segmenter: Segmenter, sentences: Sequence[Sequence[str]]) -> list[WordSpans]:
+    """Return ``segmenter.words`` of each sentence: through its ``words_many`` where it has one (many
+    sentences per call, the same words), else sentence by sentence."""
+    many = getattr(segmenter, "words_many", None)
+    return many(sentences) if many is not None else [segmenter.words(s) for s in sentences]
 
 
 def split_at_entity_boundaries(spans: WordSpans, tags: Sequence[str]) -> WordSpans:

@@ -144,4 +144,4 @@ def training_types(splits: DatasetDict) -> list[str]:
 
 def train_words(dataset: Dataset, preprocessor: Preprocessor) -> list[list[tuple[int, int]]]:
     """Return the word spans of each training sentence, split at gold entity boundaries."""
-    return [preprocessor.words(tokens, tags) for tokens, tags in zip(dataset["tokens"], dataset["tags"])]
+    return preprocessor.words_many(dataset["tokens"], dataset["tags"])

@@ -3,8 +3,8 @@
 Texts are grouped into chunks of at most ``CHUNK_DOCUMENTS`` documents and about ``CHUNK_CHARACTERS``
 characters. The grouping depends on the texts alone, so the model's batches, and so every bit of the output,
 are the same whatever the number of workers. A chunk's preprocessing (:func:`vietner.text.syllable_sentences`,
-then :meth:`vietner.encoding.Preprocessor.prepare` for each sentence: normalization, segmentation, subwords,
-windows) runs in the caller's process (``num_workers=0``) or in a worker process started with ``spawn`` (a
+then :meth:`vietner.encoding.Preprocessor.prepare_many` for all the chunk's sentences at once: normalization,
+segmentation, subwords, windows) runs in the caller's process (``num_workers=0``) or in a worker process started with ``spawn`` (a
 JVM-based segmenter starts its own JVM in each worker); the caller's process runs the model on the chunks in
 input order while the workers prepare the next ones. At most ``max_in_flight`` chunks are submitted and not
 yet yielded, so memory stays bounded however long the input is.
@@ -23,7 +23,7 @@ import torch
 
 from .predictor import Predictor, SentencePrediction
 from .text import TextSpan
-from .workers import PreparedText, prepare_chunk, prepare_text, start_worker
+from .workers import PreparedText, prepare_chunk, prepare_texts, start_worker
 
 __all__ = ["CHUNK_DOCUMENTS", "CHUNK_CHARACTERS", "TaggedText", "TextPipeline", "default_workers"]
 
@@ -110,7 +110,7 @@ class TextPipeline:
 
     def _submit(self, texts: list[str]) -> Future | _Ready:
         if self.num_workers == 0:
-            return _Ready([prepare_text(self.predictor.preprocessor, text) for text in texts])
+            return _Ready(prepare_texts(self.predictor.preprocessor, texts))
         if self._pool is None:
             preprocessor = self.predictor.preprocessor
             self._pool = ProcessPoolExecutor(

@@ -27,6 +27,8 @@ FORMAT_CHARACTERS = "".join(
     chr(c) for r in (range(0x20000), range(0xE0000, 0xE1000)) for c in r if unicodedata.category(chr(c)) == "Cf"
 )
 SEPARATORS = re.compile(f"[\\s{re.escape(FORMAT_CHARACTERS)}]+")
+# The same characters as a string, for str.strip: SEPARATORS' \s is exactly str.isspace.
+_SEPARATOR_CHARACTERS = "".join(chr(c) for c in range(0x3100) if chr(c).isspace()) + FORMAT_CHARACTERS
 _NON_SPACE = re.compile(f"[^\\s{re.escape(FORMAT_CHARACTERS)}]+")
 # A sentence ends at . ! ? or … (optionally followed by closing quotes/brackets) before whitespace and
 # a character that can start a sentence.
@@ -110,10 +112,10 @@ def split_sentences(text: str) -> list[TextSpan]:
         start = 0
         for end in _sentence_ends(line) + [len(line)]:
             piece = line[start:end]
-            words = list(_NON_SPACE.finditer(piece))
-            if words:
-                s, e = offset + start + words[0].start(), offset + start + words[-1].end()
-                sentences.append(TextSpan(text[s:e], s, e))
+            stripped = piece.strip(_SEPARATOR_CHARACTERS)
+            if stripped:
+                s = offset + start + len(piece) - len(piece.lstrip(_SEPARATOR_CHARACTERS))
+                sentences.append(TextSpan(stripped, s, s + len(stripped)))
             start = end
         offset += len(line)
     return sentences
@@ -156,14 +158,19 @@ def _split_slashed_words(chunk: str, start: int) -> list[TextSpan]:
     return spans
 
 
-def tokenize(text: str) -> list[TextSpan]:
+def tokenize(text: str, offset: int = 0) -> list[TextSpan]:
     """Split ``text`` into syllable tokens: whitespace-separated, punctuation at the edges split off.
 
-    Numbers, dates, times and hyphenated names stay whole ("2,34", "7/9", "14:15", "Kum-Sil").
+    Numbers, dates, times and hyphenated names stay whole ("2,34", "7/9", "14:15", "Kum-Sil"). Offsets
+    are into ``text``, plus ``offset`` (where ``text`` starts in a longer string).
     """
     spans = []
     for match in _NON_SPACE.finditer(text):
-        spans.extend(_split_chunk(match.group(), match.start()))
+        chunk, start = match.group(), match.start() + offset
+        if chunk[0] in _LEADING or chunk[-1] in _TRAILING or "/" in chunk:
+            spans.extend(_split_chunk(chunk, start))
+        else:  # most chunks are one plain syllable: what _split_chunk would return, without its loops
+            spans.append(TextSpan(chunk, start, start + len(chunk)))
     return spans
 
 
@@ -229,7 +236,9 @@ def syllable_sentences(text: str) -> list[list[TextSpan]]:
     aligned = AlignedText(text)
     out = []
     for sentence in split_sentences(aligned.text):
-        spans = tokenize(sentence.text)
+        spans = tokenize(sentence.text, sentence.start)
+        if spans and aligned.text is not text:
+            spans = [TextSpan(s.text, *aligned.span(s.start, s.end)) for s in spans]
         if spans:
-            out.append([TextSpan(s.text, *aligned.span(sentence.start + s.start, sentence.start + s.end)) for s in spans])
+            out.append(spans)
     return out

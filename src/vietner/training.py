@@ -94,8 +94,7 @@ def segmentation_ceiling(dataset: Dataset, preprocessor: Preprocessor) -> float:
     any model can score through this segmenter."""
     projected = [
         syllable_tags(spans, word_tags(spans, tags))
-        for tokens, tags in zip(dataset["tokens"], dataset["tags"])
-        for spans in [preprocessor.words(tokens)]
+        for spans, tags in zip(preprocessor.words_many(dataset["tokens"]), dataset["tags"])
     ]
     return f1(score_modes(dataset["tags"], projected))
 
