@@ -3,7 +3,7 @@
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from vietner.schema import nfc
@@ -178,3 +178,36 @@ def test_tone_placement_is_idempotent(text):
 def test_tone_placement_commutes_with_nfc(text):
     assert nfc(normalize_tone_placement(text)) == normalize_tone_placement(nfc(text))
     assert len(normalize_tone_placement(text)) == len(text)
+
+
+# ---- The fast paths against the general rules they shortcut ------------------------------------------------
+
+_PIECES = list("aHđ.,!?…/()“”\"'-–:1 \t\n\u00a0\u200b\u200e\u3000") + ["Nội", "TP", "à\u0301"]
+_TEXT = st.lists(st.sampled_from(_PIECES), max_size=60).map("".join)
+
+
+@example("100.000 won/người và “Hà Nội”…", 3)
+@given(_TEXT, st.integers(0, 9))
+def test_tokenize_equals_the_general_chunk_split(text, offset):
+    from vietner.text import TextSpan, _NON_SPACE, _split_chunk
+
+    general = [span for m in _NON_SPACE.finditer(text) for span in _split_chunk(m.group(), m.start())]
+    assert tokenize(text) == general
+    assert tokenize(text, offset) == [TextSpan(s.text, s.start + offset, s.end + offset) for s in general]
+
+
+@given(_TEXT)
+def test_split_sentences_strips_exactly_the_separators(text):
+    from vietner.text import TextSpan, _NON_SPACE, _sentence_ends
+
+    general, offset = [], 0  # each piece bounded by its first and last run of non-separators
+    for line in text.splitlines(keepends=True):
+        start = 0
+        for end in _sentence_ends(line) + [len(line)]:
+            runs = list(_NON_SPACE.finditer(line[start:end]))
+            if runs:
+                s, e = offset + start + runs[0].start(), offset + start + runs[-1].end()
+                general.append(TextSpan(text[s:e], s, e))
+            start = end
+        offset += len(line)
+    assert split_sentences(text) == general
