@@ -51,15 +51,17 @@ PREPROCESSING_VARIANTS = ("workers-0", "workers-1", "workers-2", "preprocessing-
 ARTICLE_COPIES = 4  # the --preprocessing round: the five articles x4, as the issue measured
 WARMUP_SENTENCES = 64
 WARMUP_CHARS = 3000  # raw text for the tagger's warm-up: a few dozen sentences
+BEFORE = "before:"
+BEFORE_SRC: list[str] = []  # --before: the src directory of the vietner to compare with
 
 
 def _articles() -> list[str]:
     return [p.read_text(encoding="utf-8") for p in sorted((ROOT / "data" / "raw").glob("*.txt"))]
 
 
-def build_model_dir(directory: Path, tiny: bool = False) -> Path:
+def build_model_dir(directory: Path, tiny: bool = False, segmenter_name: str = "underthesea") -> Path:
     """Write PhoBERT-base (``tiny``: a 2-layer, 32-wide model) at random init, with a BPE vocabulary learned
-    from the raw articles, to ``directory``."""
+    from the raw articles, to ``directory``; the model's preprocessing segments with ``segmenter_name``."""
     import torch
     from transformers import RobertaForTokenClassification
 
@@ -81,7 +83,7 @@ def build_model_dir(directory: Path, tiny: bool = False) -> Path:
         config.update({"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64})
     torch.manual_seed(0)
     model = NerModel(RobertaForTokenClassification(config))
-    settings = ModelSettings(labels=labels, preprocessing=Preprocessing("underthesea", 256, 64), base_model="phobert-base (random init)")
+    settings = ModelSettings(labels=labels, preprocessing=Preprocessing(segmenter_name, 256, 64), base_model="phobert-base (random init)")
     return save_model_dir(directory / "model", model, tokenizer, settings)
 
 
@@ -213,9 +215,11 @@ def measure(model_dir: Path, rounds: int, batch_size: int, variants: tuple[str, 
     change in the machine's load during the run touches all variants alike."""
     workers = {}
     for variant in variants:
+        # "before:NAME" runs NAME with the vietner of --before (an earlier source tree) in front of this one.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([BEFORE_SRC[0], os.environ.get("PYTHONPATH", "")])) if variant.startswith(BEFORE) else None
         workers[variant] = subprocess.Popen(
-            [sys.executable, __file__, "--worker", variant, "--model-dir", str(model_dir), "--batch-size", str(batch_size)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [sys.executable, __file__, "--worker", variant.removeprefix(BEFORE), "--model-dir", str(model_dir), "--batch-size", str(batch_size)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
         )
     totals = {v: {"seconds": 0.0, "cpu_seconds": 0.0, "syllables": 0, "sentences": 0, "documents": 0} for v in variants}
     for variant, process in workers.items():
@@ -386,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per variant with --preprocessing")
     parser.add_argument("--no-readme", action="store_true", help="print only; leave benchmarks/README.md alone")
     parser.add_argument("--preprocessing", action="store_true", help="tiny model: 0/1/2 workers and preprocessing alone")
+    parser.add_argument("--segmenter", default="underthesea", help="the tiny model's segmenter with --preprocessing")
+    parser.add_argument("--before", type=Path, help="with --preprocessing: also run every variant with the vietner of "
+                        "this src directory (an earlier revision), interleaved, and report both side by side")
     parser.add_argument("--worker", choices=VARIANTS + PREPROCESSING_VARIANTS, help=argparse.SUPPRESS)  # internal: one variant's process
     parser.add_argument("--model-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -415,18 +422,52 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main_preprocessing(args: argparse.Namespace, command: str, load_before: str) -> int:
-    """The --preprocessing run: tiny model, 0/1/2 workers and preprocessing alone, side by side."""
+    """The --preprocessing run: tiny model, 0/1/2 workers and preprocessing alone, side by side (with
+    ``--before``: each also with the earlier vietner, all in one run, rounds interleaved)."""
     rounds = max(1, args.rounds)
+    variants = PREPROCESSING_VARIANTS
+    if args.before:
+        BEFORE_SRC.append(str(args.before.resolve()))
+        variants = tuple(v for variant in PREPROCESSING_VARIANTS for v in (BEFORE + variant, variant))
     with tempfile.TemporaryDirectory(prefix="vietner-bench-") as tmp:
-        model_dir = build_model_dir(Path(tmp), tiny=True)
+        model_dir = build_model_dir(Path(tmp), tiny=True, segmenter_name=args.segmenter)
         print(f"{rounds} rounds per variant ...", file=sys.stderr, flush=True)
-        results = measure(model_dir, rounds, args.batch_size, PREPROCESSING_VARIANTS)
+        results = measure(model_dir, rounds, args.batch_size, variants)
     load_after = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    section = report_preprocessing(results, command, args.batch_size, f"{load_before} before, {load_after} after")
+    load = f"{load_before} before, {load_after} after"
+    if args.before:
+        section = report_before_after(results, command, args.batch_size, load, args.segmenter)
+    else:
+        section = report_preprocessing(results, command, args.batch_size, load)
     print(section)
-    if not args.no_readme:
+    if not args.no_readme and not args.before:
         write_section(ROOT / "benchmarks" / "README.md", section, PREPROCESSING_SECTION)
     return 0
+
+
+def report_before_after(results: dict[str, dict], command: str, batch_size: int, load: str, segmenter: str) -> str:
+    """Markdown: every --preprocessing variant with the earlier vietner (--before) and this one."""
+    r0 = results["workers-0"]
+    lines = [
+        f"`{command}` on {datetime.date.today().isoformat()}; {_machine()}; load average (1/5/15 min) {load}.",
+        "",
+        f"Tiny model, the five raw articles x{ARTICLE_COPIES} per round ({r0['syllables'] // r0['rounds']} syllables), "
+        f"{r0['rounds']} rounds per variant, the two versions' rounds interleaved; batch size {batch_size}; {segmenter} "
+        "segmentation; worker pools started and warmed before timing. Wall time of the main process.",
+        "",
+        "| variant | before: s | before: syllables/s | after: s | after: syllables/s | after / before |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, label in (
+        ("workers-0", "end to end, in-process (`num_workers=0`)"),
+        ("workers-1", "end to end, 1 worker"),
+        ("workers-2", "end to end, 2 workers"),
+        ("preprocessing-only", "preprocessing only, in-process (no model)"),
+    ):
+        b, a = results[BEFORE + name], results[name]
+        lines.append(f"| {label} | {b['seconds']:.1f} | {b['syllables_per_second']:.0f} | {a['seconds']:.1f} | "
+                     f"{a['syllables_per_second']:.0f} | **{a['syllables_per_second'] / b['syllables_per_second']:.2f}x** |")
+    return "\n".join(lines + [""])
 
 
 if __name__ == "__main__":

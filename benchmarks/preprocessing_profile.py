@@ -93,9 +93,10 @@ def _stages(preprocessor, texts: list[str], times: dict[str, float]) -> list:
     from vietner.text import AlignedText, TextSpan, split_sentences, tokenize
 
     def timed(stage, function, *args):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = function(*args)
         times[stage] = times.get(stage, 0.0) + time.perf_counter() - start
+        times[stage + " cpu"] = times.get(stage + " cpu", 0.0) + time.process_time() - cpu
         return result
 
     def split():
@@ -126,12 +127,12 @@ def _run_path(path: str, preprocessor, texts: list[str], times: dict[str, float]
 
     if path == "stages":
         return _stages(preprocessor, texts, times)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if path == "batched":
         out = [e for _, encoded in prepare_texts(preprocessor, texts) for e in encoded]
     else:
         out = [preprocessor.prepare([s.text for s in sentence]) for text in texts for sentence in syllable_sentences(text)]
-    times["total"] = time.perf_counter() - start
+    times["total"], times["total cpu"] = time.perf_counter() - start, time.process_time() - cpu
     return out
 
 
@@ -217,20 +218,24 @@ def report(segmenter: str, runs: dict[str, dict]) -> list[str]:
         once = ", ".join(f"{k} {v:.2f} s" for k, v in run["once"].items())
         lines.append(f"- one-time ({path} process): {once}; load average {run['load'][0]:.2f} at its end")
     names = list(runs["stages"]["texts"])
-    lines += ["", "| stage | " + " | ".join(f"{n}: s | {n}: syllables/s" for n in names) + " |",
-              "|---|" + "---:|---:|" * len(names)]
+    lines += ["", "| stage | " + " | ".join(f"{n}: s | syllables/s | per CPU s" for n in names) + " |",
+              "|---|" + "---:|---:|---:|" * len(names)]
+
+    def cells(text: dict, key: str) -> str:
+        if key == "sum of stages":
+            wall = sum(v for k, v in text["times"].items() if not k.endswith(" cpu"))
+            cpu = sum(v for k, v in text["times"].items() if k.endswith(" cpu"))
+        else:
+            wall, cpu = text["times"][key], text["times"][key + " cpu"]
+        return f"{wall:.3f} | {text['syllables'] / wall:,.0f} | {text['syllables'] / cpu:,.0f}"
+
     texts = runs["stages"]["texts"]
     for stage in (*STAGES, "sum of stages"):
-        cells = []
-        for name in names:
-            seconds = sum(texts[name]["times"].values()) if stage == "sum of stages" else texts[name]["times"][stage]
-            cells.append(f"{seconds:.3f} | {texts[name]['syllables'] / seconds:,.0f}")
-        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+        lines.append(f"| {stage} | " + " | ".join(cells(texts[n], stage) for n in names) + " |")
     for path in ("batched", "reference"):
         if path in runs:
-            cells = [f"{runs[path]['texts'][n]['times']['total']:.3f} | {runs[path]['texts'][n]['syllables'] / runs[path]['texts'][n]['times']['total']:,.0f}" for n in names]
             label = {"batched": "**end to end, batched** (`prepare_texts`)", "reference": "end to end, reference (per sentence)"}[path]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            lines.append(f"| {label} | " + " | ".join(cells(runs[path]["texts"][n], "total") for n in names) + " |")
     sizes = ", ".join(f"{n}: {texts[n]['sentences']} sentences, {texts[n]['syllables']} syllables" for n in names)
     lines += ["", f"Texts: {sizes}."]
     if "reference" in runs:

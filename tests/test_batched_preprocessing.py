@@ -98,4 +98,4 @@ def test_warm_up_fills_no_cache(tokenizer, segmenter, monkeypatch):
     monkeypatch.setattr("vietner.segment.JVM_WARM_UP_ROUNDS", 1)
     preprocessor = Preprocessor(tokenizer, Preprocessing(segmenter.name, **SETTINGS), segmenter)
     preprocessor.warm_up()
-    assert preprocessor._words == {} and preprocessor._forms == {} and preprocessor.pieces._cache == {}
+    assert preprocessor._words == preprocessor._nfcs == preprocessor._forms == preprocessor.pieces._cache == {}

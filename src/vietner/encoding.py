@@ -12,6 +12,7 @@ it sits in the window's core, so an entity is neither cut nor duplicated at a wi
 from __future__ import annotations
 
 import logging
+from collections import ChainMap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain
@@ -61,7 +62,12 @@ class WordPieces:
 
     def __call__(self, words: Sequence[str]) -> list[list[int]]:
         """Return the subword ids of each word; an untokenizable word gets ``[unk]``."""
-        new = list(dict.fromkeys(word for word in words if word not in self._cache))
+        cache = self._cache
+        try:  # every word seen before: looked up without a Python loop
+            return list(map(cache.__getitem__, words))
+        except KeyError:
+            pass
+        new = [word for word in dict.fromkeys(words) if word not in cache]
         found = {}
         for word, ids in zip(new, self.encode(new) if new else []):
             ids = ids or [self.tokenizer.unk_token_id]
@@ -71,9 +77,9 @@ class WordPieces:
                 logger.warning("word %r has %d subwords; keeping the first %d", word[:40], len(ids), self.max_pieces_per_word)
                 ids = ids[: self.max_pieces_per_word]
             found[word] = ids
-            if len(self._cache) < self.cache_size:
-                self._cache[word] = ids
-        return [self._cache.get(word) or found[word] for word in words]
+            if len(cache) < self.cache_size:
+                cache[word] = ids
+        return list(map(ChainMap(found, cache).__getitem__, words))
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,7 @@ def encode_windows(
     """The windows of a sentence's words as :class:`EncodedSentence` holds them: ``(core_start, input_ids,
     word_starts)`` each, what :func:`windows` and :func:`encode_window` give; a sentence that fits one window
     (nearly all) is built by C-level joins, without a Python loop over its words."""
-    counts = [len(p) for p in pieces]
+    counts = list(map(len, pieces))
     if not counts or sum(counts) > max_pieces:
         return tuple(
             (window.core_start, tuple(e["input_ids"]), tuple(e["word_starts"]))
@@ -200,8 +206,9 @@ class Preprocessor:
         self.segmenter = segmenter
         self.tokenizer = tokenizer
         self._words: dict[tuple[str, ...], WordSpans] = {}
-        # syllable -> (its NFC, its NFC model form): what words() and word_strings() compute per syllable.
-        self._forms: dict[str, tuple[str, str]] = {}
+        # syllable -> its NFC, and -> its model form: what words() and word_strings() compute per syllable.
+        self._nfcs: dict[str, str] = {}
+        self._forms: dict[str, str] = {}
 
     @property
     def tokenizer(self) -> Any:
@@ -261,22 +268,29 @@ class Preprocessor:
 
     # ----------------------------------------------------------------------------------------------------
     # Many sentences at once: what prediction, streaming and training call. Each method gives, sentence by
-    # sentence, exactly what its one-sentence counterpart above gives (tests/test_encoding.py compares them);
+    # sentence, exactly what its one-sentence counterpart above gives (tests/test_batched_preprocessing.py compares them);
     # the per-sentence costs (a segmenter call, a tokenizer call, per-syllable normalization) are paid once
     # per batch or once per distinct syllable instead.
 
-    def syllable_forms(self, syllables: Sequence[str]) -> list[tuple[str, str]]:
-        """``(nfc(s), nfc(form(s)))`` of each syllable, each distinct one computed once per process."""
-        forms = self._forms
-        missing = [s for s in dict.fromkeys(syllables) if s not in forms]
-        found = {}
-        for syllable in missing:
+    def syllable_forms(self, syllables: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Each syllable's NFC (what the segmenter reads) and its model form (what :meth:`word_strings` joins:
+        :meth:`form`, then NFC); each distinct syllable is computed once per process."""
+        nfcs, forms = self._nfcs, self._forms
+        try:  # nearly always in a long run: every syllable seen before, looked up without a Python loop
+            return list(map(nfcs.__getitem__, syllables)), list(map(forms.__getitem__, syllables))
+        except KeyError:
+            pass
+        new_nfcs, new_forms = {}, {}
+        for syllable in set(syllables).difference(nfcs):
             normalized = nfc(syllable)
             shaped = normalize_tone_placement(normalized) if self.settings.normalize_tones else normalized
-            found[syllable] = (normalized, nfc(shaped))  # join_word's nfc, applied once here
-        if len(forms) < FORMS_CACHE:
-            forms.update(found)
-        return [forms.get(s) or found[s] for s in syllables]
+            new_nfcs[syllable], new_forms[syllable] = normalized, nfc(shaped)
+        if len(nfcs) < FORMS_CACHE:
+            nfcs.update(new_nfcs)
+            forms.update(new_forms)
+        else:  # cache full: the new ones are used once, not kept
+            nfcs, forms = ChainMap(new_nfcs, nfcs), ChainMap(new_forms, forms)
+        return list(map(nfcs.__getitem__, syllables)), list(map(forms.__getitem__, syllables))
 
     def words_many(
         self, sentences: Sequence[Sequence[str]], golds: Sequence[Sequence[str]] | None = None
@@ -285,7 +299,7 @@ class Preprocessor:
         sentences not cached in as few segmenter calls as it allows."""
         keys = [tuple(syllables) for syllables in sentences]
         new = [key for key in dict.fromkeys(keys) if key and key not in self._words]
-        found = dict(zip(new, segment_many(self.segmenter, [[f[0] for f in self.syllable_forms(key)] for key in new])))
+        found = dict(zip(new, segment_many(self.segmenter, [self.syllable_forms(key)[0] for key in new])))
         for key in new:
             if len(self._words) < self.words_cache:
                 self._words[key] = found[key]
@@ -298,7 +312,7 @@ class Preprocessor:
         """:meth:`word_strings` of every sentence, concatenated."""
         words: list[str] = []
         for syllables, sentence_spans in zip(sentences, spans):
-            form = [f[1] for f in self.syllable_forms(syllables)]
+            form = self.syllable_forms(syllables)[1]
             words += ["_".join(form[a:b]) for a, b in sentence_spans]
         return words
 

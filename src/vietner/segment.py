@@ -13,10 +13,12 @@ import functools
 import importlib.util
 import inspect
 import logging
+import operator
 import os
 import threading
+import unicodedata
 from collections.abc import Callable, Sequence
-from itertools import accumulate
+from itertools import accumulate, compress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,8 +72,11 @@ def _spans_from_pieces(syllables: Sequence[str], pieces: Sequence[str]) -> WordS
     # Segmenters join a word's syllables with "_" (pyvi, VnCoreNLP), so underscores are ignored on both
     # sides: a syllable that has its own ("bngoc_022") must not throw the alignment off.
     # Segmenters get NFC text; NFD syllables are measured in NFC too, or their lengths would never match.
-    lengths = [len(nfc(s).replace("_", "")) for s in syllables]
-    piece_lengths = [len(p.replace(" ", "").replace("_", "")) for p in pieces]
+    if "_" in (line := " ".join(syllables)) or not unicodedata.is_normalized("NFC", line):
+        lengths = [len(nfc(s).replace("_", "")) for s in syllables]
+    else:  # already NFC, no underscore: the same lengths without a Python loop
+        lengths = list(map(len, syllables))
+    piece_lengths = [len(p) - p.count(" ") - p.count("_") for p in pieces]
     if sum(lengths) != sum(piece_lengths):
         # The segmenter changed the text's length: no safe alignment, so each syllable is its own word.
         logger.warning("segmenter output does not align with %d syllables; using syllables as words", len(syllables))
@@ -81,8 +86,10 @@ def _spans_from_pieces(syllables: Sequence[str], pieces: Sequence[str]) -> WordS
     syllable_at = dict(zip(accumulate(lengths, initial=0), range(n)))
     piece_starts = set(accumulate(piece_lengths[:-1], initial=0)) if pieces else set()
     boundaries = {0, *(syllable_at[p] for p in piece_starts & syllable_at.keys())}
-    lexical = [_is_lexical(s) for s in syllables]
-    boundaries.update(i for i in range(1, n) if not (lexical[i] and lexical[i - 1]))
+    # A cut between two syllables unless both are lexical: before and after each non-lexical one.
+    for i in compress(range(n), map(operator.not_, map(_is_lexical, syllables))):
+        boundaries.update((i, i + 1))
+    boundaries.discard(n)
     starts = sorted(boundaries)
     return list(zip(starts, starts[1:] + [n]))
 
@@ -233,7 +240,7 @@ class RDRSegmenter:
 
         The JVM applies the very method :meth:`segment` calls to each sentence on its own (a stream mapped
         through it), so every sentence gets exactly its own output; only the crossing is shared."""
-        lines = [" ".join(nfc(s) for s in syllables) for syllables in sentences]
+        lines = [_nfc_line(syllables) for syllables in sentences]
         # A line must survive the newline join and split: not empty (a trailing empty one would be dropped)
         # and holding no newline of its own (a caller's token may); such lines go one by one.
         batched = [i for i, line in enumerate(lines) if line and "\n" not in line]
@@ -352,6 +359,13 @@ def syllable_tags(spans: WordSpans, tags: Sequence[str]) -> list[str]:
         inside = "O" if tag == "O" else "I-" + tag[2:]
         out.extend([inside] * (end - start - 1))
     return out
+
+
+def _nfc_line(syllables: Sequence[str]) -> str:
+    """The NFC syllables joined by spaces: a space composes with nothing, so an NFC line is the NFC of each
+    syllable joined, checked once per line instead of once per syllable."""
+    line = " ".join(syllables)
+    return line if unicodedata.is_normalized("NFC", line) else " ".join(nfc(s) for s in syllables)
 
 
 def join_word(syllables: Sequence[str]) -> str:
