@@ -4,6 +4,7 @@ models (softmax and CRF head), trained once per session for every test that read
 from __future__ import annotations
 
 import os
+import shutil
 
 # `make test` runs one worker process per core (pytest -n auto): one thread each, in the workers and in the
 # processes the tests start, or they fight over the cores (a tiny model's forward pass is then ten times slower).
@@ -36,6 +37,7 @@ def shared(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path
     folder = root / name
     with FileLock(str(root / f"{name}.lock")):
         if not (root / f"{name}.done").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a worker whose build failed left: build again, fail alike
             folder.mkdir()
             build(folder)
             (root / f"{name}.done").touch()
