@@ -95,7 +95,7 @@ def test_nfd_and_nfc_sentences_in_one_batch(tokenizer, segmenter):
 
 
 def test_warm_up_fills_no_cache(tokenizer, segmenter, monkeypatch):
-    monkeypatch.setattr("vietner.segment.JVM_WARM_UP_ROUNDS", 1)
+    monkeypatch.setattr("vietner.segment.JVM_WARM_UP_SYLLABLES", 1)
     preprocessor = Preprocessor(tokenizer, Preprocessing(segmenter.name, **SETTINGS), segmenter)
     preprocessor.warm_up()
     assert preprocessor._words == preprocessor._nfcs == preprocessor._forms == preprocessor.pieces._cache == {}

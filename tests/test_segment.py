@@ -174,6 +174,38 @@ def test_rdrsegmenter_pickles_before_first_use_and_works_in_a_spawned_worker(rdr
     assert pickle.loads(pickle.dumps(rdrsegmenter)).words(syllables) == rdrsegmenter.words(syllables)
 
 
+def _jvm_arguments(segmenter: RDRSegmenter) -> list[str]:
+    import jpype
+
+    segmenter.words(["Hà", "Nội"])
+    return [str(a) for a in jpype.JClass("java.lang.management.ManagementFactory").getRuntimeMXBean().getInputArguments()]
+
+
+def test_rdrsegmenter_starts_its_jvm_with_the_jit_options_then_the_users(rdrsegmenter):
+    # In a fresh process: this one's JVM may have been started by another test.
+    fresh = get_segmenter("rdrsegmenter", jvm_options="-Xmx512m -XX:PerMethodTrapLimit=100")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        arguments = pool.apply(_jvm_arguments, (fresh,))
+    ours = [a for a in arguments if a in (*vietner.segment.JIT_OPTIONS, "-Xmx512m", "-XX:PerMethodTrapLimit=100")]
+    # The user's options come last, so where both set a flag the user's wins.
+    assert ours == [*vietner.segment.JIT_OPTIONS, "-Xmx512m", "-XX:PerMethodTrapLimit=100"]
+
+
+def test_rdrsegmenter_warm_up_segments_new_sentences_from_the_given_bigrams(rdrsegmenter, monkeypatch):
+    given = [["Sáng", "nay", "tại", "Hà", "Nội", "."], ["Tại", "Hà", "Nội", ",", "trời", "mưa", "."]]
+    bigrams = {pair for s in given for pair in zip([None, *s], [*s, None])}
+    batches: list[list[list[str]]] = []
+    monkeypatch.setattr(vietner.segment, "JVM_WARM_UP_SYLLABLES", 2000)
+    monkeypatch.setattr(rdrsegmenter, "segment_many", lambda sentences: batches.append(list(sentences)) or [])
+    rdrsegmenter.warm_up([*given, []])  # an empty sentence adds nothing
+    drawn = [s for batch in batches for s in batch]
+    assert all(len(batch) <= 100 for batch in batches)
+    assert 2000 <= sum(map(len, drawn)) < 2000 + 80
+    assert all(pair in bigrams for s in drawn for pair in zip([None, *s], [*s, None]))
+    # New sentences, not only the given ones: the two walks that cross from one sentence into the other.
+    assert {("Sáng", "nay", "tại", "Hà", "Nội", ",", "trời", "mưa", "."), ("Tại", "Hà", "Nội", ".")} <= {tuple(s) for s in drawn}
+
+
 def test_rdrsegmenter_refuses_a_jvm_inherited_through_fork(rdrsegmenter, monkeypatch):
     rdrsegmenter.words(["Hà", "Nội"])
     monkeypatch.setattr(vietner.segment, "_JVM_PID", -1)

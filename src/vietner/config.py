@@ -135,7 +135,7 @@ class DataConfig(Preprocessing, ReadOptions):
     rdrsegmenter_dir: str | None = None
     # The JVM library (libjvm.so) for rdrsegmenter; null: the one JAVA_HOME or `java` on PATH points to.
     jvm_path: str | None = None
-    # Options for that JVM, space-separated ("-Xmx1g").
+    # Options for that JVM, space-separated ("-Xmx1g"), after vietner's own (vietner.segment.JIT_OPTIONS).
     jvm_options: str = ""
 
     def segmenter_options(self) -> dict[str, Any]:

@@ -31,11 +31,29 @@ WORDS_CACHE = 100_000
 # Distinct syllables whose model form a Preprocessor keeps (news text has a few tens of thousands).
 FORMS_CACHE = 200_000
 # What a worker segments and encodes once when it starts, so the JVM's compiler has warmed up to the
-# segmenter's code before the first real sentence (see Preprocessor.warm_up).
-WARM_UP_TEXT = (
-    "Sáng 21/10 , tại Hà Nội , Bí thư Thành uỷ Đinh Tiến Dũng đã tiếp bà Kang Kum-Sil , Phó Chủ tịch tỉnh "
-    "Gyeonggi ( Hàn Quốc ) , về việc thúc đẩy hợp tác phát triển trong lĩnh vực công nghệ cao và đầu tư 2,34 tỷ USD ."
-).split()
+# segmenter's code before the first real sentence (see Preprocessor.warm_up): news sentences written for
+# this purpose, with the names, places, numbers, dates and amounts a real text has.
+WARM_UP_SENTENCES = tuple(
+    tuple(line.split())
+    for line in (
+        "Sáng 21/10 , tại Hà Nội , Bí thư Thành uỷ Đinh Tiến Dũng đã tiếp bà Kang Kum-Sil , Phó Chủ tịch tỉnh Gyeonggi ( Hàn Quốc ) , về việc thúc đẩy hợp tác phát triển trong lĩnh vực công nghệ cao và đầu tư 2,34 tỷ USD .",
+        "Theo Bộ Kế hoạch và Đầu tư , trong 9 tháng đầu năm 2024 , vốn đầu tư nước ngoài vào Việt Nam đạt 24,78 tỷ USD , tăng 11,6 % so với cùng kỳ năm trước .",
+        "Ông Nguyễn Văn Thành , Giám đốc Sở Giao thông vận tải TP Hồ Chí Minh , cho biết dự án cầu Thủ Thiêm 4 sẽ được khởi công vào quý II năm sau .",
+        "Ngày 15/3 , Uỷ ban nhân dân tỉnh Quảng Nam tổ chức hội nghị tổng kết công tác phòng chống thiên tai với sự tham gia của hơn 200 đại biểu .",
+        "Công ty cổ phần Vinamilk công bố lợi nhuận sau thuế quý III đạt 2.500 tỷ đồng , cao nhất trong ba năm qua .",
+        "Trận lũ lịch sử đã làm ngập hàng nghìn ngôi nhà ở các huyện Phước Sơn , Nông Sơn và thị xã Điện Bàn .",
+        "Tổng thống Mỹ Joe Biden và Chủ tịch nước Võ Văn Thưởng đã có cuộc hội đàm tại Phủ Chủ tịch chiều 10/9/2023 .",
+        "Người dân ở xã Tân Phú , huyện Đồng Phú , tỉnh Bình Phước phản ánh rằng con đường này đã xuống cấp nghiêm trọng từ nhiều năm nay .",
+        "Trường Đại học Bách khoa Hà Nội năm nay tuyển 7.985 sinh viên , trong đó có 120 chỉ tiêu cho chương trình đào tạo quốc tế .",
+        "Giá vàng SJC hôm qua tăng thêm 500.000 đồng mỗi lượng , lên mức 88,5 triệu đồng , theo Công ty Vàng bạc đá quý Sài Gòn .",
+        "Bà Lê Thị Hoà , 65 tuổi , ở phường Bến Nghé , quận 1 , kể lại rằng mỗi sáng bà đều đi bộ ra công viên Tao Đàn để tập thể dục .",
+        "Ngân hàng Nhà nước Việt Nam vừa quyết định giảm lãi suất điều hành thêm 0,5 điểm phần trăm kể từ ngày 1/4 .",
+        "Đội tuyển bóng đá Việt Nam của huấn luyện viên Kim Sang-sik thắng Thái Lan 2-1 trong trận chung kết tối 5/1 ở sân Rajamangala .",
+        "Theo thống kê của Tổng cục Thống kê , GDP quý I tăng 5,66 % , thấp hơn mức tăng của cùng kỳ các năm 2020-2022 .",
+        "Khu công nghiệp VSIP Nghệ An đã thu hút 25 dự án với tổng vốn đăng ký khoảng 1,2 tỷ USD , giải quyết việc làm cho hơn 10.000 lao động .",
+    )
+)
+WARM_UP_TEXT = list(WARM_UP_SENTENCES[0])
 logger = logging.getLogger(__name__)
 
 
@@ -340,7 +358,7 @@ class Preprocessor:
         real sentences are not the slow ones. No cache is filled."""
         warm_up = getattr(self.segmenter, "warm_up", None)
         if warm_up is not None:
-            warm_up(WARM_UP_TEXT)
+            warm_up(WARM_UP_SENTENCES)
         else:
             self.segmenter.words(WARM_UP_TEXT)
         if self.pieces is not None:

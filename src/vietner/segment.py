@@ -15,9 +15,10 @@ import inspect
 import logging
 import operator
 import os
+import random
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, compress
 from pathlib import Path
 from typing import Any, Protocol
@@ -145,8 +146,13 @@ _JVM_PID: int | None = None
 _RDR_LOADED: dict[tuple[str, str, str], Any] = {}
 _RDR_LOCK = threading.Lock()
 _RDR_FILES = ("rdrsegmenter.jar", "wordsegmenter.rdr", "vi-vocab")
-# RDRSegmenter.warm_up: rounds of a sentence's rotations (about 30,000 syllables for a 40-syllable sentence).
-JVM_WARM_UP_ROUNDS = 20
+# RDRSegmenter.warm_up: syllables segmented before the first real sentence (about 3 s on one core).
+JVM_WARM_UP_SYLLABLES = 200_000
+# Without these, the JVM's optimizing compiler treats every branch RDRSegmenter has not yet taken as never
+# taken; new text takes one (a rare word, a hash collision in its dictionary), the compiled code is thrown
+# away and compiled again, 0.7 s on the same core each time, and the first 100,000 syllables of new text
+# after a warm-up ran at about half the speed of later ones (benchmarks/README.md).
+JIT_OPTIONS = ("-XX:PerMethodTrapLimit=0", "-XX:PerBytecodeTrapLimit=0")
 _RDR_INSTALL = 'pip install "vietner[rdrsegmenter]" (or: pip install python-rdrsegmenter jpype1)'
 
 
@@ -220,7 +226,7 @@ class RDRSegmenter:
                 if not jpype.isJVMStarted():
                     # -Xrs and interrupt=False leave SIGTERM and ^C to Python: a worker pool's terminate() must
                     # kill its workers, not run the JVM's shutdown hooks into a dying interpreter (SIGSEGV).
-                    options = ["-Xrs", *self.jvm_options.split()]
+                    options = ["-Xrs", *JIT_OPTIONS, *self.jvm_options.split()]
                     jpype.startJVM(*options, jvmpath=self.jvm_path, classpath=[jar], interrupt=False)
                 _JVM_PID = os.getpid()
                 # A class loader of its own: the JVM may have been started without this jar on its classpath.
@@ -258,12 +264,17 @@ class RDRSegmenter:
             return []
         return _spans_from_pieces(syllables, self.segment(syllables).split())
 
-    def warm_up(self, syllables: Sequence[str]) -> None:
-        """Start the JVM and segment ``syllables`` in every rotation, ``JVM_WARM_UP_ROUNDS`` times: enough calls
-        that the JVM compiles RDRSegmenter's code (the first thousand sentences run several times slower)."""
-        batch = [[*syllables[i:], *syllables[:i]] for i in range(len(syllables))]
-        for _ in range(JVM_WARM_UP_ROUNDS):
-            self.segment_many(batch)
+    def warm_up(self, sentences: Sequence[Sequence[str]]) -> None:
+        """Start the JVM and segment ``JVM_WARM_UP_SYLLABLES`` syllables of new sentences drawn from
+        ``sentences`` (a syllable bigram model, fixed seed), so the JVM has compiled RDRSegmenter's code before
+        the first real sentence: the first few thousand sentences run several times slower."""
+        batch: list[list[str]] = []
+        for sentence in _bigram_sentences(sentences, JVM_WARM_UP_SYLLABLES):
+            batch.append(sentence)
+            if len(batch) == 100:
+                self.segment_many(batch)
+                batch = []
+        self.segment_many(batch)
 
     def words_many(self, sentences: Sequence[Sequence[str]]) -> list[WordSpans]:
         """:meth:`words` of each sentence, segmented together (see :meth:`segment_many`)."""
@@ -272,6 +283,23 @@ class RDRSegmenter:
         for i, segmented in zip(present, self.segment_many([sentences[i] for i in present])):
             out[i] = _spans_from_pieces(sentences[i], segmented.split())
         return out
+
+
+def _bigram_sentences(sentences: Sequence[Sequence[str]], syllables: int, longest: int = 80) -> Iterator[list[str]]:
+    """New sentences of about ``syllables`` syllables in all, each a walk through the syllable bigrams of
+    ``sentences`` (seed 0): the same words in many more contexts."""
+    follows: dict[str | None, list[str | None]] = {}  # None: a sentence's start, and its end
+    for sentence in filter(None, sentences):
+        for a, b in zip([None, *sentence], [*sentence, None]):
+            follows.setdefault(a, []).append(b)
+    draw, count = random.Random(0), 0
+    while None in follows and count < syllables:
+        sentence, syllable = [], draw.choice(follows[None])
+        while syllable is not None and len(sentence) < longest:
+            sentence.append(syllable)
+            syllable = draw.choice(follows[syllable])
+        count += len(sentence)
+        yield sentence
 
 
 _RDR_BATCH: dict[int, Callable[[str], Any]] = {}
