@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import subprocess
@@ -46,29 +47,17 @@ def _articles() -> list[str]:
 def generated_texts(seed: int, syllables: int) -> list[str]:
     """Documents of new sentences drawn from a bigram model of the articles' syllables (punctuation attached
     as written), about ``syllables`` syllable tokens in all."""
-    from vietner.text import syllable_sentences
+    from vietner.text import bigram_sentences, syllable_sentences
 
-    follows: dict[str, list[str]] = {}
-    starts = []
-    for text in _articles():
-        for sentence in syllable_sentences(text):
-            tokens = [s.text for s in sentence]
-            starts.append(tokens[0])
-            for a, b in zip(["<s>", *tokens], [*tokens, "</s>"]):
-                follows.setdefault(a, []).append(b)
+    articles = [[s.text for s in sentence] for text in _articles() for sentence in syllable_sentences(text)]
     rng, documents, count = random.Random(seed), [], 0
+    walks = bigram_sentences(articles, math.inf, rng)
     while count < syllables:
         lines = []
         for _ in range(rng.randint(3, 8)):
-            sentences = []
-            for _ in range(rng.randint(2, 6)):
-                token, words = rng.choice(starts), []
-                while token != "</s>" and len(words) < 80:
-                    words.append(token)
-                    token = rng.choice(follows[token])
-                count += len(words)
-                sentences.append(_detokenize(words))
-            lines.append(" ".join(sentences))
+            sentences = [next(walks) for _ in range(rng.randint(2, 6))]
+            count += sum(map(len, sentences))
+            lines.append(" ".join(map(_detokenize, sentences)))
         documents.append("\n".join(lines))
     return documents
 
@@ -139,7 +128,7 @@ def _run_path(path: str, preprocessor, texts: list[str], times: dict[str, float]
 def child(path: str, segmenter_name: str, tokenizer_dir: Path, syllables: int, start_warm_up: bool) -> dict:
     """One fresh process: one-time costs, the fixed warm-up, then the first pass over each new text."""
     _pin()
-    once: dict[str, float] = {}
+    once: dict[str, float] = {"CPU reference": cpu_reference()}
     start = time.perf_counter()
     from transformers import PhobertTokenizer
 
@@ -177,6 +166,14 @@ def child(path: str, segmenter_name: str, tokenizer_dir: Path, syllables: int, s
         count = sum(len(sentence) for text in documents for sentence in syllable_sentences(text))
         results[name] = {"times": times, "syllables": count, "sentences": len(encoded), "check": _digest(encoded)}
     return {"once": once, "texts": results, "load": os.getloadavg()}
+
+
+def cpu_reference() -> float:
+    """Seconds for a fixed pure-Python sum: how fast this core runs now. A shared VM's core runs at different
+    speeds at different times; rates from runs whose reference differs are not comparable."""
+    start = time.perf_counter()
+    sum(i * i for i in range(3_000_000))
+    return time.perf_counter() - start
 
 
 def _digest(encoded: list) -> str:

@@ -182,7 +182,7 @@ def test_tone_placement_commutes_with_nfc(text):
 
 # ---- The fast paths against the general rules they shortcut ------------------------------------------------
 
-_PIECES = list("aHđ.,!?…/()“”\"'-–:1 \t\n\u00a0\u200b\u200e\u3000") + ["Nội", "TP", "à\u0301"]
+_PIECES = list("aHđ.,!?…/()“”\"'-–:1 \t\n\u00a0\u200b\u200e\u3000\x1f\x85\u2028") + ["Nội", "TP", "à\u0301"]
 _TEXT = st.lists(st.sampled_from(_PIECES), max_size=60).map("".join)
 
 
@@ -211,3 +211,15 @@ def test_split_sentences_strips_exactly_the_separators(text):
             start = end
         offset += len(line)
     assert split_sentences(text) == general
+
+
+def test_bigram_sentences_walk_the_given_bigrams_from_start_to_end():
+    from vietner.text import bigram_sentences
+
+    given = [["Hà", "Nội", "mưa", "."], ["Trời", "mưa", "to", "."], []]
+    bigrams = {pair for s in given for pair in zip([None, *s], [*s, None])}
+    drawn = list(bigram_sentences(given, 300))
+    assert 300 <= sum(map(len, drawn)) < 300 + 80
+    assert all(pair in bigrams for s in drawn for pair in zip([None, *s], [*s, None]))
+    assert {("Hà", "Nội", "mưa", "to", "."), ("Trời", "mưa", ".")} <= {tuple(s) for s in drawn}
+    assert list(bigram_sentences([[]], 100)) == []  # nothing to walk: no sentence, and no endless loop

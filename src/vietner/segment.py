@@ -15,15 +15,15 @@ import inspect
 import logging
 import operator
 import os
-import random
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from itertools import accumulate, compress
 from pathlib import Path
 from typing import Any, Protocol
 
 from .schema import nfc
+from .text import bigram_sentences
 
 __all__ = [
     "Segmenter",
@@ -269,7 +269,7 @@ class RDRSegmenter:
         ``sentences`` (a syllable bigram model, fixed seed), so the JVM has compiled RDRSegmenter's code before
         the first real sentence: the first few thousand sentences run several times slower."""
         batch: list[list[str]] = []
-        for sentence in _bigram_sentences(sentences, JVM_WARM_UP_SYLLABLES):
+        for sentence in bigram_sentences(sentences, JVM_WARM_UP_SYLLABLES):
             batch.append(sentence)
             if len(batch) == 100:
                 self.segment_many(batch)
@@ -283,23 +283,6 @@ class RDRSegmenter:
         for i, segmented in zip(present, self.segment_many([sentences[i] for i in present])):
             out[i] = _spans_from_pieces(sentences[i], segmented.split())
         return out
-
-
-def _bigram_sentences(sentences: Sequence[Sequence[str]], syllables: int, longest: int = 80) -> Iterator[list[str]]:
-    """New sentences of about ``syllables`` syllables in all, each a walk through the syllable bigrams of
-    ``sentences`` (seed 0): the same words in many more contexts."""
-    follows: dict[str | None, list[str | None]] = {}  # None: a sentence's start, and its end
-    for sentence in filter(None, sentences):
-        for a, b in zip([None, *sentence], [*sentence, None]):
-            follows.setdefault(a, []).append(b)
-    draw, count = random.Random(0), 0
-    while None in follows and count < syllables:
-        sentence, syllable = [], draw.choice(follows[None])
-        while syllable is not None and len(sentence) < longest:
-            sentence.append(syllable)
-            syllable = draw.choice(follows[syllable])
-        count += len(sentence)
-        yield sentence
 
 
 _RDR_BATCH: dict[int, Callable[[str], Any]] = {}
