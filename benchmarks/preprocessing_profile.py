@@ -128,7 +128,7 @@ def _run_path(path: str, preprocessor, texts: list[str], times: dict[str, float]
 def child(path: str, segmenter_name: str, tokenizer_dir: Path, syllables: int, start_warm_up: bool) -> dict:
     """One fresh process: one-time costs, the fixed warm-up, then the first pass over each new text."""
     _pin()
-    once: dict[str, float] = {"CPU reference": cpu_reference()}
+    once: dict[str, float] = {}
     start = time.perf_counter()
     from transformers import PhobertTokenizer
 
@@ -162,15 +162,18 @@ def child(path: str, segmenter_name: str, tokenizer_dir: Path, syllables: int, s
     results = {}
     for name, documents in texts.items():
         times: dict[str, float] = {}
+        before = cpu_reference()
         encoded = _run_path(path, preprocessor, documents, times)
+        speed = (before, cpu_reference())
         count = sum(len(sentence) for text in documents for sentence in syllable_sentences(text))
-        results[name] = {"times": times, "syllables": count, "sentences": len(encoded), "check": _digest(encoded)}
+        results[name] = {"times": times, "syllables": count, "sentences": len(encoded), "check": _digest(encoded), "cpu reference": speed}
     return {"once": once, "texts": results, "load": os.getloadavg()}
 
 
 def cpu_reference() -> float:
-    """Seconds for a fixed pure-Python sum: how fast this core runs now. A shared VM's core runs at different
-    speeds at different times; rates from runs whose reference differs are not comparable."""
+    """Seconds for a fixed pure-Python sum: how fast this core runs now. A shared VM's core runs at up to 2x
+    different speeds from one minute to the next (0.17-0.34 s here), so each timed pass is bracketed by two
+    of these, and rates from passes whose references differ are not comparable."""
     start = time.perf_counter()
     sum(i * i for i in range(3_000_000))
     return time.perf_counter() - start
@@ -235,6 +238,8 @@ def report(segmenter: str, runs: dict[str, dict]) -> list[str]:
             lines.append(f"| {label} | " + " | ".join(cells(runs[path]["texts"][n], "total") for n in names) + " |")
     sizes = ", ".join(f"{n}: {texts[n]['sentences']} sentences, {texts[n]['syllables']} syllables" for n in names)
     lines += ["", f"Texts: {sizes}."]
+    speeds = "; ".join(f"{p}: " + ", ".join("{} {:.2f}/{:.2f}".format(n, *run["texts"][n]["cpu reference"]) for n in names) for p, run in runs.items())
+    lines.append(f"CPU reference (`cpu_reference`, s) before/after each pass: {speeds}.")
     if "reference" in runs:
         same = all(runs[p]["texts"][n]["check"] == runs["reference"]["texts"][n]["check"] for p in runs for n in names)
         ratios = ", ".join(f"{n} {runs['reference']['texts'][n]['times']['total'] / runs['batched']['texts'][n]['times']['total']:.2f}x" for n in names)
