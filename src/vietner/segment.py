@@ -146,7 +146,7 @@ _JVM_PID: int | None = None
 _RDR_LOADED: dict[tuple[str, str, str], Any] = {}
 _RDR_LOCK = threading.Lock()
 _RDR_FILES = ("rdrsegmenter.jar", "wordsegmenter.rdr", "vi-vocab")
-# RDRSegmenter.warm_up: syllables segmented before the first real sentence (about 3 s on one core).
+# RDRSegmenter.warm_up: syllables segmented before the first real sentence (3-5 s on one core).
 JVM_WARM_UP_SYLLABLES = 200_000
 # Without these, the JVM's optimizing compiler treats every branch RDRSegmenter has not yet taken as never
 # taken; new text takes one (a rare word, a hash collision in its dictionary), the compiled code is thrown
