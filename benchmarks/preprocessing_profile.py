@@ -171,8 +171,8 @@ def child(path: str, segmenter_name: str, tokenizer_dir: Path, syllables: int, s
 
 
 def cpu_reference() -> float:
-    """Seconds for a fixed pure-Python sum: how fast this core runs now. A shared VM's core runs at up to 2x
-    different speeds from one minute to the next (0.17-0.34 s here), so each timed pass is bracketed by two
+    """Seconds for a fixed pure-Python sum: how fast this core runs now. A shared VM's core runs at up to 2.3x
+    different speeds from one minute to the next (0.17-0.39 s here), so each timed pass is bracketed by two
     of these, and rates from passes whose references differ are not comparable."""
     start = time.perf_counter()
     sum(i * i for i in range(3_000_000))

@@ -206,6 +206,12 @@ def test_rdrsegmenter_warm_up_segments_new_sentences_from_the_given_bigrams(rdrs
     assert {("Sáng", "nay", "tại", "Hà", "Nội", ",", "trời", "mưa", "."), ("Tại", "Hà", "Nội", ".")} <= {tuple(s) for s in drawn}
 
 
+def test_rdrsegmenter_warm_up_refuses_one_flat_sentence(rdrsegmenter):
+    # A list of syllables is a sequence of sequences too: walked as sentences, it would warm up on letters.
+    with pytest.raises(TypeError, match="sentences"):
+        rdrsegmenter.warm_up(["Hà", "Nội", "."])
+
+
 def test_rdrsegmenter_refuses_a_jvm_inherited_through_fork(rdrsegmenter, monkeypatch):
     rdrsegmenter.words(["Hà", "Nội"])
     monkeypatch.setattr(vietner.segment, "_JVM_PID", -1)

@@ -148,6 +148,7 @@ _RDR_LOCK = threading.Lock()
 _RDR_FILES = ("rdrsegmenter.jar", "wordsegmenter.rdr", "vi-vocab")
 # RDRSegmenter.warm_up: syllables segmented before the first real sentence (3-5 s on one core).
 JVM_WARM_UP_SYLLABLES = 200_000
+WARM_UP_BATCH = 100  # sentences per JVM call in the warm-up, as in a worker's chunks
 # Without these, the JVM's optimizing compiler treats every branch RDRSegmenter has not yet taken as never
 # taken; new text takes one (a rare word, a hash collision in its dictionary), the compiled code is thrown
 # away and compiled again, 0.7 s on the same core each time, and the first 100,000 syllables of new text
@@ -268,10 +269,13 @@ class RDRSegmenter:
         """Start the JVM and segment ``JVM_WARM_UP_SYLLABLES`` syllables of new sentences drawn from
         ``sentences`` (a syllable bigram model, fixed seed), so the JVM has compiled RDRSegmenter's code before
         the first real sentence: the first few thousand sentences run several times slower."""
+        if sentences and isinstance(sentences[0], str):
+            raise TypeError("RDRSegmenter.warm_up takes sentences (lists of syllables), not one list of syllables")
+        self._segmenter()
         batch: list[list[str]] = []
         for sentence in bigram_sentences(sentences, JVM_WARM_UP_SYLLABLES):
             batch.append(sentence)
-            if len(batch) == 100:
+            if len(batch) == WARM_UP_BATCH:
                 self.segment_many(batch)
                 batch = []
         self.segment_many(batch)
