@@ -409,7 +409,10 @@ def test_other_label_set_without_text_lines_scores_the_same_in_evaluate(train_ma
 def test_ctrl_c_during_training_is_one_line_and_resumable(train_main, tmp_path, capsys):
     files = write_corpus(tmp_path, long_clauses=0)
     out = tmp_path / "run"
-    args = tiny_args(files, out, "data.segmenter=none", "train.epochs=4", "train.score_train_split=false")
+    # An epoch of this model takes about 0.1 s: with 4 epochs the run once ended before the signal arrived on
+    # a loaded machine, so 60 leave the signal several seconds to land.
+    epochs = 60
+    args = tiny_args(files, out, "data.segmenter=none", f"train.epochs={epochs}", "train.score_train_split=false")
     process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     for line in process.stdout:  # interrupt once epoch 2 has been scored, around its checkpoint
         if line.startswith("epoch 2:"):
@@ -417,13 +420,14 @@ def test_ctrl_c_during_training_is_one_line_and_resumable(train_main, tmp_path, 
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     lines = [line for line in stderr.splitlines() if line.strip() and "\r" not in line]
+    assert f"all {epochs} epochs done" not in stdout, "the run ended before the interrupt arrived"
     assert process.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
     match = re.fullmatch(r"interrupted after epoch (\d+); continue with --resume", lines[-1])
     assert match, lines[-1]
     state = json.loads((out / "checkpoints" / "last" / "trainer_state.json").read_text())
     assert state["epoch"] == int(match.group(1)) >= 1  # the message names the epoch the checkpoint holds
     assert train_main(args + ["--resume"]) == 0, capsys.readouterr().err[-2000:]
-    assert [e["epoch"] for e in json.loads((out / "metrics.json").read_text())["epochs"]] == [1, 2, 3, 4]
+    assert [e["epoch"] for e in json.loads((out / "metrics.json").read_text())["epochs"]] == list(range(1, epochs + 1))
 
 
 KILL_SECOND_RENAME = """
