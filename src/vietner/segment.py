@@ -148,7 +148,7 @@ _RDR_LOCK = threading.Lock()
 _RDR_FILES = ("rdrsegmenter.jar", "wordsegmenter.rdr", "vi-vocab")
 # RDRSegmenter.warm_up: syllables segmented before the first real sentence (3-5 s on one core).
 JVM_WARM_UP_SYLLABLES = 200_000
-WARM_UP_BATCH = 100  # sentences per JVM call in the warm-up, as in a worker's chunks
+WARM_UP_BATCH = 100  # sentences per JVM call in the warm-up
 # Without these, the JVM's optimizing compiler treats every branch RDRSegmenter has not yet taken as never
 # taken; new text takes one (a rare word, a hash collision in its dictionary), the compiled code is thrown
 # away and compiled again, 0.7 s on the same core each time, and the first 100,000 syllables of new text

@@ -15,7 +15,6 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from itertools import accumulate, compress, repeat
-from operator import itemgetter
 from typing import NamedTuple
 
 from .schema import nfc
@@ -59,8 +58,8 @@ _TONE_ON_SECOND = frozenset({("o", "a"), ("o", "e"), ("u", "y")})
 class TextSpan(NamedTuple):
     """A piece of text and its character offsets ``[start, end)`` in the string it came from."""
 
-    # A named tuple, not a frozen dataclass: tokenization makes one per syllable, and a tuple is built
-    # several times faster (benchmarks/README.md, "Preprocessing of new text, per core").
+    # A named tuple, not a frozen dataclass: tokenization makes one per syllable, and a tuple is built in
+    # half the time or less (benchmarks/README.md, "Preprocessing of new text, per core").
     text: str
     start: int
     end: int
@@ -181,8 +180,8 @@ def tokenize(text: str, offset: int = 0) -> list[TextSpan]:
     ends = map(operator.add, starts, map(len, chunks))
     # tuple.__new__ builds each TextSpan without the Python-level __new__ a NamedTuple call runs: half the cost.
     spans = list(map(tuple.__new__, repeat(TextSpan), zip(chunks, starts, ends)))
-    leading = map(_LEADING_SET.__contains__, map(itemgetter(0), chunks))
-    trailing = map(_TRAILING_SET.__contains__, map(itemgetter(-1), chunks))
+    leading = map(_LEADING_SET.__contains__, map(operator.itemgetter(0), chunks))
+    trailing = map(_TRAILING_SET.__contains__, map(operator.itemgetter(-1), chunks))
     slashed = map(str.__contains__, chunks, repeat("/"))
     special = compress(range(len(chunks)), map(any, zip(leading, trailing, slashed)))
     for i in reversed(list(special)):  # from the end, so the indices before stay valid
